@@ -157,7 +157,7 @@ struct container {
 static int verbosity = 1;               /* 0: -q, 1: progress, 2: -v */
 static const char *state_root = "/run/crater";
 static int error_status = 1;            /* 125 for run, 1 elsewhere */
-static const char *step = "start";      /* the step named in errors */
+static const char *step = "run";        /* the step named in errors */
 
 /* The cleanup watcher; see watch_container(). Set in the parent only. */
 static pid_t watcher_pid;
@@ -310,8 +310,10 @@ int main(int argc, char **argv)
         return cmd_run(argc - i + 1, argv + i - 1);
 
     for (size_t k = 0; k < COUNT(commands); k++)
-        if (strcmp(argv[i], commands[k].name) == 0)
+        if (strcmp(argv[i], commands[k].name) == 0) {
+            step = commands[k].name;
             return commands[k].function(argc - i, argv + i);
+        }
     usage_error("unknown command '%s'", argv[i]);
 }
 
@@ -1061,6 +1063,7 @@ static void create_container(struct container *c)
     close(to_parent[1]);
 
     /* The child mounts its root, then needs its cgroup. */
+    step = "create";
     if (!receive_message(to_parent[0], 'M', &m))
         init_died(c);
     snprintf(c->loop_device, sizeof c->loop_device, "%s", m.text);
@@ -1865,19 +1868,30 @@ static void mount_cgroup_fs(const struct mount_entry *m, const char *target)
         die("fopen(\"/proc/self/mountinfo\")");
     /* "ID PARENT M:N ROOT MOUNTPOINT OPTIONS ... - cgroup cgroup SUPER" */
     while (fgets(line, sizeof line, mountinfo)) {
-        char point[PATH_MAX], super[512], *name, *dash = strstr(line, " - ");
+        char point[PATH_MAX], type[32], super[512], *name;
+        char *dash = strstr(line, " - ");
 
         if (!dash || sscanf(line, "%*s %*s %*s %*s %4095s", point) != 1 ||
-            sscanf(dash, " - cgroup %*s %511s", super) != 1)
+            sscanf(dash, " - %31s %*s %511s", type, super) != 2 ||
+            strcmp(type, "cgroup") != 0)
+            continue;
+        /* The file grows as this loop mounts: skip those new lines. */
+        if (strncmp(point, target, strlen(target)) == 0)
             continue;
         name = strrchr(point, '/') + 1;
         snprintf(sub, sizeof sub, "%s/%s", target, name);
         make_dirs(sub, 0755);
         /* SUPER is "rw,memory": the controllers, after rw or ro. */
         char *controllers = strchr(super, ',') ? strchr(super, ',') + 1 : super;
-        check(mount("cgroup", sub, "cgroup", m->flags, controllers),
+        /* The hierarchy is the host's, mounted rw: ro is per mount. */
+        check(mount("cgroup", sub, "cgroup", m->flags & ~MS_RDONLY,
+                    controllers),
               "mount(\"cgroup\", \"%s\", \"cgroup\", \"%s\")", sub,
               controllers);
+        if (m->flags & MS_RDONLY)
+            check(mount(NULL, sub, NULL, MS_REMOUNT | MS_BIND | m->flags,
+                        NULL),
+                  "mount(\"%s\", MS_REMOUNT|MS_BIND|MS_RDONLY)", sub);
     }
     fclose(mountinfo);
     if (m->flags & MS_RDONLY)
@@ -2155,12 +2169,13 @@ static int find_v1_cgroup(const char *controller, char *dir, size_t length)
     if (!file)
         die("fopen(\"/proc/self/mountinfo\")");
     while (!found && fgets(line, sizeof line, file)) {
-        char root[PATH_MAX], point[PATH_MAX], super[512], *name, *list;
-        char *dash = strstr(line, " - ");
+        char root[PATH_MAX], point[PATH_MAX], type[32], super[512];
+        char *name, *list, *dash = strstr(line, " - ");
 
         if (!dash || sscanf(line, "%*s %*s %*s %4095s %4095s", root,
                             point) != 2 ||
-            sscanf(dash, " - cgroup %*s %511s", super) != 1)
+            sscanf(dash, " - %31s %*s %511s", type, super) != 2 ||
+            strcmp(type, "cgroup") != 0)
             continue;
         list = super;
         while ((name = strsep(&list, ",")))
@@ -2172,7 +2187,8 @@ static int find_v1_cgroup(const char *controller, char *dir, size_t length)
         size_t skip = strcmp(root, "/") == 0 ? 0 : strlen(root);
         if (strncmp(own, root, skip) != 0)
             skip = 0;
-        snprintf(dir, length, "%s%s", point, own + skip);
+        snprintf(dir, length, "%s%s", point,
+                 strcmp(own + skip, "/") == 0 ? "" : own + skip);
     }
     fclose(file);
     return found;
