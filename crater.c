@@ -146,6 +146,7 @@ struct container {
     const char *pid_file;
     int detach;                         /* create: outlive crater */
     pid_t pid;                          /* init process, host PID */
+    int image_fd;                       /* the image, opened by the parent */
     char loop_device[32];               /* "/dev/loop3" or "" */
     char cgroup_dirs[MAX_CGROUP_DIRS][PATH_MAX]; /* to rmdir, leaf first */
     int ncgroup_dirs;
@@ -194,6 +195,7 @@ static void run_init(struct container *c);
 
 /* Section 4: loop devices and the root file system. */
 static void mount_root(struct container *c, const char *target);
+static void lock_image(struct container *c, int fd);
 static void enter_root(const char *new_root);
 
 /* Section 5: mounts and /dev. */
@@ -679,6 +681,10 @@ static int cmd_create(int argc, char **argv)
     load_config(&c, bundle);
     if (c.args[0] == NULL)
         fail("config.json: process.args is missing or empty");
+    if (c.terminal)
+        fail("config.json: process.terminal is true, but crater has no "
+             "console socket to hand a terminal over: set it to false, or "
+             "use crater run, which keeps the caller's terminal");
     c.detach = 1;
     create_container(&c);
     return 0;
@@ -1028,6 +1034,20 @@ static void create_container(struct container *c)
     /* From here on, the watcher undoes everything if crater dies. */
     watch_container(c);
 
+    /*
+     * The parent opens the image, in the host's mount namespace, so that
+     * the loop device's backing file keeps the host's path, and locks it
+     * before anything is mounted from it.
+     */
+    if (c->root_is_image) {
+        step = "open image";
+        c->image_fd = check(open(c->root_path, (c->readonly ? O_RDONLY
+                                                             : O_RDWR) |
+                                                   O_CLOEXEC),
+                            "open(\"%s\")", c->root_path);
+        lock_image(c, c->image_fd);
+    }
+
     state_path(path, sizeof path, c->id, "rootfs");
     check(mkdir(path, 0700), "mkdir(\"%s\", 0700)", path);
     state_path(path, sizeof path, c->id, "exec.fifo");
@@ -1067,6 +1087,8 @@ static void create_container(struct container *c)
     if (!receive_message(to_parent[0], 'M', &m))
         init_died(c);
     snprintf(c->loop_device, sizeof c->loop_device, "%s", m.text);
+    if (c->root_is_image)
+        close(c->image_fd);             /* the loop device holds it now */
     if (c->use_cgroups)
         apply_cgroup(c);
     send_message(to_child[1], 'G', NULL);
@@ -1304,20 +1326,22 @@ static const char *namespace_names(int flags)
     return names;
 }
 
-/* Closes every file descriptor above 2 but KEEP1 and KEEP2. */
-static void close_other_fds(int keep1, int keep2)
+/* Closes every file descriptor above 2 but the three given (or -1). */
+static void close_other_fds(int keep1, int keep2, int keep3)
 {
-    int low = keep1 < keep2 ? keep1 : keep2;
-    int high = keep1 < keep2 ? keep2 : keep1;
+    DIR *dir = opendir("/proc/self/fd");
+    struct dirent *entry;
 
-    /* close_range(2) is Linux 5.9; ENOSYS before it, then one by one. */
-    if (syscall(SYS_close_range, 3, low - 1, 0) == 0 &&
-        syscall(SYS_close_range, low + 1, high - 1, 0) == 0 &&
-        syscall(SYS_close_range, high + 1, ~0U, 0) == 0)
-        return;
-    for (int fd = 3; fd < 1024; fd++)
-        if (fd != keep1 && fd != keep2)
+    if (!dir)
+        die("opendir(\"/proc/self/fd\")");
+    while ((entry = readdir(dir))) {
+        int fd = atoi(entry->d_name);
+
+        if (fd > 2 && fd != dirfd(dir) && fd != keep1 && fd != keep2 &&
+            fd != keep3)
             close(fd);
+    }
+    closedir(dir);
 }
 
 static void child_main(struct container *c, int from_parent, int to_parent)
@@ -1336,7 +1360,8 @@ static void child_main(struct container *c, int from_parent, int to_parent)
         signal(s, SIG_DFL);
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    close_other_fds(from_parent, to_parent);
+    close_other_fds(from_parent, to_parent, c->root_is_image ? c->image_fd
+                                                             : -1);
 
     join_namespaces(c);
     say("Successfully isolated namespaces!");
@@ -1650,7 +1675,7 @@ static int attach_loop(struct container *c, int image, char *device,
  */
 static void mount_root(struct container *c, const char *target)
 {
-    int image, loop;
+    int loop;
 
     if (!c->root_is_image) {
         step = "bind root";
@@ -1661,13 +1686,10 @@ static void mount_root(struct container *c, const char *target)
     }
 
     step = "attach image";
-    image = check(open(c->root_path, (c->readonly ? O_RDONLY : O_RDWR) |
-                                         O_CLOEXEC),
-                  "open(\"%s\")", c->root_path);
-    lock_image(c, image);
-    loop = attach_loop(c, image, c->loop_device, sizeof c->loop_device);
+    loop = attach_loop(c, c->image_fd, c->loop_device,
+                       sizeof c->loop_device);
     say("Child: Attaching %s to %s", c->root_path, c->loop_device);
-    close(image);                       /* the loop device holds it now */
+    close(c->image_fd);                 /* the loop device holds it now */
 
     step = "mount image";
     check(mount(c->loop_device, target, "ext4", c->readonly ? MS_RDONLY : 0,
@@ -1920,9 +1942,6 @@ static void mount_entries(struct container *c, const char *rootfs)
         else
             snprintf(source, sizeof source, "%s", m->source);
 
-        if (c->readonly && c->root_is_image && access(target, F_OK) < 0)
-            fail("mount point %s is missing in the read-only root: add it "
-                 "to the image", m->destination);
         make_mount_point(target, source, bind);
         check_inside(rootfs, target);
 
