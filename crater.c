@@ -189,24 +189,24 @@ static void disarm_watcher(void);
 
 /* Section 3: the container's side. */
 static void child_main(struct container *c, int from_parent, int to_parent);
-static void join_namespaces(struct container *c);
+static void create_namespaces(struct container *c);
 static void exec_command(struct container *c);
 static void run_init(struct container *c);
 
 /* Section 4: loop devices and the root file system. */
 static void mount_root(struct container *c, const char *target);
 static void lock_image(struct container *c, int fd);
-static void enter_root(const char *new_root);
+static void pivot_into_root(const char *new_root);
 
 /* Section 5: mounts and /dev. */
-static void mount_entries(struct container *c, const char *rootfs);
+static void mount_filesystems(struct container *c, const char *rootfs);
 static void make_dev(const char *rootfs);
 static void mask_paths(struct container *c);
 static void add_default_mounts(struct container *c);
 
 /* Section 6: cgroups. */
 static void plan_cgroup(struct container *c);
-static void apply_cgroup(struct container *c);
+static void apply_cgroup_limits(struct container *c);
 static void remove_cgroup(struct container *c);
 static int cgroup_oom_killed(void);
 
@@ -1090,7 +1090,7 @@ static void create_container(struct container *c)
     if (c->root_is_image)
         close(c->image_fd);             /* the loop device holds it now */
     if (c->use_cgroups)
-        apply_cgroup(c);
+        apply_cgroup_limits(c);
     send_message(to_child[1], 'G', NULL);
     if (!receive_message(to_parent[0], 'R', &m))
         init_died(c);
@@ -1363,7 +1363,7 @@ static void child_main(struct container *c, int from_parent, int to_parent)
     close_other_fds(from_parent, to_parent, c->root_is_image ? c->image_fd
                                                              : -1);
 
-    join_namespaces(c);
+    create_namespaces(c);
     say("Successfully isolated namespaces!");
 
     /*
@@ -1386,8 +1386,8 @@ static void child_main(struct container *c, int from_parent, int to_parent)
 
     state_path(rootfs, sizeof rootfs, c->id, "rootfs");
     mount_root(c, rootfs);
-    mount_entries(c, rootfs);
-    enter_root(rootfs);
+    mount_filesystems(c, rootfs);
+    pivot_into_root(rootfs);
     mask_paths(c);
 
     /* The root is ready: crater now puts this process into its cgroup. */
@@ -1445,7 +1445,7 @@ static void child_main(struct container *c, int from_parent, int to_parent)
  * on a file of the wrong type fails with EINVAL (setns(2)); it is
  * checked first so that the error can say which type the file has.
  */
-static void join_namespaces(struct container *c)
+static void create_namespaces(struct container *c)
 {
     int flags = c->unshare_flags & ~(CLONE_NEWPID | CLONE_NEWCGROUP);
 
@@ -1706,7 +1706,7 @@ static void mount_root(struct container *c, const char *target)
  * (pivot_root(2), since Linux 3.17). MNT_DETACH lets it go although the
  * host's files are still in use elsewhere.
  */
-static void enter_root(const char *new_root)
+static void pivot_into_root(const char *new_root)
 {
     step = "pivot_root";
     check(chdir(new_root), "chdir(\"%s\")", new_root);
@@ -1923,7 +1923,7 @@ static void mount_cgroup_fs(const struct mount_entry *m, const char *target)
 }
 
 /* Makes each mount of the container below ROOTFS, in the given order. */
-static void mount_entries(struct container *c, const char *rootfs)
+static void mount_filesystems(struct container *c, const char *rootfs)
 {
     static char step_name[PATH_MAX + 16];
     int made_dev = 0;
@@ -2318,7 +2318,7 @@ static void enable_controllers(const char *dir)
 }
 
 /* Creates the cgroup, writes the limits and moves the init into it. */
-static void apply_cgroup(struct container *c)
+static void apply_cgroup_limits(struct container *c)
 {
     char path[PATH_MAX], value[64], pid[16];
     char shown[3][32];

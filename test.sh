@@ -323,10 +323,12 @@ cgroup_dir() {
 # The tests live in tests/, one file per part of crater.
 . "$HERE/tests/run.sh"
 . "$HERE/tests/lifecycle.sh"
+. "$HERE/tests/classroom.sh"
 
 FILTER="$*"
 run_image_tests
 run_lifecycle_tests
+run_classroom_tests
 
 echo "$passed passed, $failed failed, $skipped skipped"
 [ $failed = 0 ]
