@@ -62,3 +62,32 @@ clean:
 	rm -f crater crater-debug
 
 .PHONY: all debug demo test vm-test vm gdb clean
+
+# Sanitizers need the host's C library: musl does not support them.
+SANITIZE = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer
+
+crater-asan: crater.c syscalls.h
+	gcc $(SANITIZE) $(WARNINGS) -o $@ crater.c
+
+sanitize: crater-asan
+
+# The test suite with the AddressSanitizer and UBSan build.
+sanitize-test: crater-asan
+	CRATER=$(CURDIR)/crater-asan CRATER_SANITIZE=1 ./test.sh
+
+# The config.json parser under libFuzzer: FUZZ_SECONDS of fuzzing, with
+# the corpus in tests/fuzz-corpus.
+FUZZ_SECONDS ?= 60
+crater-fuzz: crater.c syscalls.h
+	clang -DCRATER_FUZZ -DCRATER_LIBFUZZER -g -O1 \
+	  -fsanitize=fuzzer,address,undefined -o $@ crater.c
+
+fuzz: crater-fuzz
+	mkdir -p tests/fuzz-corpus
+	./crater-fuzz -max_total_time=$(FUZZ_SECONDS) \
+	  -timeout=5 tests/fuzz-corpus
+
+crater-fuzz-replay: crater.c syscalls.h
+	gcc -DCRATER_FUZZ $(SANITIZE) $(WARNINGS) -o $@ crater.c
+
+.PHONY: sanitize sanitize-test fuzz

@@ -283,6 +283,7 @@ static const struct command {
 
 #define COUNT(array) (sizeof(array) / sizeof((array)[0]))
 
+#ifndef CRATER_FUZZ
 int main(int argc, char **argv)
 {
     int i;
@@ -318,6 +319,7 @@ int main(int argc, char **argv)
         }
     usage_error("unknown command '%s'", argv[i]);
 }
+#endif
 
 static void usage(FILE *out)
 {
@@ -2806,6 +2808,38 @@ static long read_hex4(const char *s)
     return code;
 }
 
+/* Frees VALUE, its siblings and everything below them. */
+static void free_json(struct json *value)
+{
+    while (value) {
+        struct json *next = value->next;
+
+        free_json(value->child);
+        if (value->type != JSON_BOOL && value->type != JSON_NULL)
+            free(value->text);
+        free((char *)value->key);
+        free(value);
+        value = next;
+    }
+}
+
+/* Records an error inside a string and frees the partial text. */
+static char *string_error(struct parser *p, char *text, const char *expected)
+{
+    free(text);
+    json_error(p, expected);
+    return NULL;
+}
+
+/* Records an error inside an array or object and frees what was read. */
+static struct json *container_error(struct parser *p, struct json *value,
+                                    const char *key, const char *expected)
+{
+    free((char *)key);
+    free_json(value);
+    return expected ? json_error(p, expected) : NULL;
+}
+
 /* Parses a string at the cursor, which is on its opening quote. */
 static char *parse_string(struct parser *p)
 {
@@ -2825,9 +2859,9 @@ static char *parse_string(struct parser *p)
         unsigned char ch = (unsigned char)*p->cursor;
 
         if (ch == '\0')
-            return json_error(p, "'\"' to end the string"), NULL;
+            return string_error(p, out, "'\"' to end the string");
         if (ch < 0x20)
-            return json_error(p, "no control character in a string"), NULL;
+            return string_error(p, out, "no control character in a string");
         if (ch != '\\') {
             *end++ = *p->cursor++;
             continue;
@@ -2840,21 +2874,21 @@ static char *parse_string(struct parser *p)
             continue;
         }
         if (*p->cursor != 'u')
-            return json_error(p, "an escape such as \\n or \\u00e9"), NULL;
+            return string_error(p, out, "an escape such as \\n or \\u00e9");
         long code = read_hex4(p->cursor + 1);
         if (code < 0)
-            return json_error(p, "4 hex digits after \\u"), NULL;
+            return string_error(p, out, "4 hex digits after \\u");
         p->cursor += 5;
         if (code >= 0xD800 && code <= 0xDBFF) {
             long low = p->cursor[0] == '\\' && p->cursor[1] == 'u'
                            ? read_hex4(p->cursor + 2) : -1;
             if (low < 0xDC00 || low > 0xDFFF)
-                return json_error(p, "a low surrogate \\uDC00-\\uDFFF"), NULL;
+                return string_error(p, out, "a low surrogate \\uDC00-\\uDFFF");
             code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
             p->cursor += 6;
         }
         if (code == 0)
-            return json_error(p, "no \\u0000 in a string"), NULL;
+            return string_error(p, out, "no \\u0000 in a string");
         end += put_utf8(end, (unsigned long)code);
     }
     p->cursor++;
@@ -2904,7 +2938,8 @@ static struct json *parse_container(struct parser *p, char open)
     struct json **tail = &value->child;
 
     if (++p->depth > JSON_MAX_DEPTH)
-        return json_error(p, "at most 64 nested arrays and objects");
+        return container_error(p, value, NULL,
+                               "at most 64 nested arrays and objects");
     p->cursor++;
     skip_space(p);
     if (*p->cursor == close) {
@@ -2918,15 +2953,18 @@ static struct json *parse_container(struct parser *p, char open)
 
         if (open == '{') {
             if (*p->cursor != '"')
-                return json_error(p, "'\"' to start a member name");
+                return container_error(p, value, NULL,
+                                       "'\"' to start a member name");
             if (!(key = parse_string(p)))
-                return NULL;
+                return container_error(p, value, NULL, NULL);
             skip_space(p);
-            if (*p->cursor++ != ':')
-                return p->cursor--, json_error(p, "':' after a member name");
+            if (*p->cursor != ':')
+                return container_error(p, value, key,
+                                       "':' after a member name");
+            p->cursor++;
         }
         if (!(item = parse_value(p)))
-            return NULL;
+            return container_error(p, value, key, NULL);
         item->key = key;
         *tail = item;
         tail = &item->next;
@@ -2941,7 +2979,8 @@ static struct json *parse_container(struct parser *p, char open)
             p->depth--;
             return value;
         }
-        return json_error(p, open == '[' ? "',' or ']'" : "',' or '}'");
+        return container_error(p, value, NULL,
+                               open == '[' ? "',' or ']'" : "',' or '}'");
     }
 }
 
@@ -2957,7 +2996,9 @@ static struct json *parse_value(struct parser *p)
         return parse_container(p, *p->cursor);
     if (*p->cursor == '"') {
         value = new_json(JSON_STRING);
-        return (value->text = parse_string(p)) ? value : NULL;
+        if (!(value->text = parse_string(p)))
+            return container_error(p, value, NULL, NULL);
+        return value;
     }
     if (*p->cursor == '-' || isdigit((unsigned char)*p->cursor))
         return parse_number(p);
@@ -2991,7 +3032,8 @@ static struct json *parse_json(const char *text, const char *file,
         return NULL;
     skip_space(&p);
     if (*p.cursor)
-        return json_error(&p, "the end of the file after the value");
+        return container_error(&p, value, NULL,
+                               "the end of the file after the value");
     return value;
 }
 
@@ -3612,3 +3654,54 @@ static void make_dirs(const char *path, mode_t mode)
             break;
     }
 }
+
+#ifdef CRATER_FUZZ
+/*
+ * The fuzz target: the JSON parser that reads config.json and state.json,
+ * built in place of main by `make fuzz` (clang, libFuzzer) and by `make
+ * crater-fuzz-replay` (any compiler, to replay the corpus).
+ */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const char *const fields[] = {"ociVersion", "process", "root",
+                                         "linux", "mounts"};
+    char error[512], *text = malloc(size + 1);
+    struct json *value;
+
+    if (!text)
+        return 0;
+    memcpy(text, data, size);
+    text[size] = '\0';
+    value = parse_json(text, "fuzz", error, sizeof error);
+    for (size_t k = 0; value && k < COUNT(fields); k++)
+        json_text(json_member(value, fields[k]));
+    free_json(value);
+    free(text);
+    return 0;
+}
+
+#ifndef CRATER_LIBFUZZER
+/* Without libFuzzer: feeds each file named on the command line. */
+int main(int argc, char **argv)
+{
+    static uint8_t buffer[1 << 20];
+
+    for (int k = 1; k < argc; k++) {
+        FILE *file = fopen(argv[k], "rb");
+        size_t n;
+
+        if (!file) {
+            perror(argv[k]);
+            return 1;
+        }
+        n = fread(buffer, 1, sizeof buffer, file);
+        fclose(file);
+        LLVMFuzzerTestOneInput(buffer, n);
+    }
+    printf("%d inputs parsed\n", argc - 1);
+    return 0;
+}
+#endif
+#endif

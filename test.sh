@@ -14,8 +14,10 @@
 # Output is TAP-like: "ok N - name", "not ok N - name", "ok N - name # SKIP
 # reason", then "N passed, N failed, N skipped". Exit status 1 on failure.
 #
-# Inside the VM (vm/run.sh) the environment gives a prebuilt binary and
-# image: CRATER, CRATER_TEST_IMAGE, CRATER_IN_VM=1.
+# The environment can name a prebuilt binary and image: CRATER and
+# CRATER_TEST_IMAGE. The VM (vm/run.sh) sets both and CRATER_IN_VM=1;
+# `make sanitize-test` sets CRATER to the sanitizer build and
+# CRATER_SANITIZE=1.
 
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -62,11 +64,13 @@ trap 'exit 130' INT TERM HUP
 # --- The binary and the images ---------------------------------------------
 
 BUSYBOX=${BUSYBOX:-/bin/busybox}
-if [ -n "${CRATER:-}" ]; then
-    IMAGE_SOURCE=${CRATER_TEST_IMAGE:?CRATER_TEST_IMAGE must name an image}
-else
+if [ -z "${CRATER:-}" ]; then
     (cd "$HERE" && make -s crater) || { echo "test.sh: make failed" >&2; exit 1; }
     CRATER=$HERE/crater
+fi
+if [ -n "${CRATER_TEST_IMAGE:-}" ]; then
+    IMAGE_SOURCE=$CRATER_TEST_IMAGE
+else
     IMAGE_SOURCE=$TMP/source.img
     "$HERE/mkimage.sh" --busybox "$BUSYBOX" -s 64 -o "$IMAGE_SOURCE" \
         >"$TMP/mkimage.log" 2>&1 || {
@@ -324,11 +328,13 @@ cgroup_dir() {
 . "$HERE/tests/run.sh"
 . "$HERE/tests/lifecycle.sh"
 . "$HERE/tests/classroom.sh"
+. "$HERE/tests/hardening.sh"
 
 FILTER="$*"
 run_image_tests
 run_lifecycle_tests
 run_classroom_tests
+run_hardening_tests
 
 echo "$passed passed, $failed failed, $skipped skipped"
 [ $failed = 0 ]
