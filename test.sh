@@ -29,8 +29,10 @@ if [ "${1:-}" = --vm ]; then
     vm_tmp=$(mktemp -d /tmp/crater-vm-suite.XXXXXX) || exit 1
     trap 'rm -rf "$vm_tmp"' EXIT
     ./mkimage.sh --busybox -s 64 -o "$vm_tmp/test.img" >/dev/null || exit 1
+    # The whole suite takes about 9 minutes under qemu's emulation.
     "$HERE/vm/run.sh" test --crater "$HERE/crater" \
-        --image "$vm_tmp/test.img" --suite "$HERE/test.sh"
+        --image "$vm_tmp/test.img" --suite "$HERE/test.sh" \
+        --include "$HERE/tests" --timeout 1800
     exit $?
 fi
 
@@ -147,6 +149,14 @@ cgroup_dirs() {
 }
 BASE_PID_NS=$(pid_namespaces)
 BASE_CGROUPS=$(cgroup_dirs)
+# The pattern file holds one line that no path matches, since busybox's
+# grep -v -f with an empty file would match every line.
+{ echo "(none)"; echo "$BASE_CGROUPS"; } >"$TMP/cgroups.before"
+
+# The crater-* cgroup directories made since the suite started.
+new_cgroup_dirs() {
+    cgroup_dirs | grep -vxF -f "$TMP/cgroups.before"
+}
 
 # Whether process $1 is a crater started by this suite, or a process in a
 # container whose root comes from $TMP: a bind mount of a folder there, or
@@ -184,8 +194,7 @@ find_leaks() {
     done
     grep -F "$TMP_NAME" /proc/self/mountinfo | sed 's/^/mount left: /'
     ls -A "$STATE" | sed 's/^/state directory left: /'
-    echo "$BASE_CGROUPS" >"$TMP/cgroups.before"
-    cgroup_dirs | comm -13 "$TMP/cgroups.before" - | while read -r dir; do
+    new_cgroup_dirs | while read -r dir; do
         [ -n "$(cat "$dir/cgroup.procs" 2>/dev/null)" ] || echo "cgroup directory left: $dir"
     done
     for p in /proc/[0-9]*; do
@@ -222,9 +231,7 @@ check_leaks() {
     done
     kill_strays
     sleep 0.5
-    echo "$BASE_CGROUPS" >"$TMP/cgroups.before"
-    cgroup_dirs | comm -13 "$TMP/cgroups.before" - | sort -r |
-        while read -r dir; do
+    new_cgroup_dirs | sort -r | while read -r dir; do
             [ -n "$(cat "$dir/cgroup.procs" 2>/dev/null)" ] || rmdir "$dir" 2>/dev/null
         done
     return 1
@@ -307,7 +314,9 @@ run_test() {
 }
 
 CGROUP_V2=0
-[ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ] && CGROUP_V2=1
+# %t is the file system's magic number, CGROUP2_SUPER_MAGIC (statfs(2));
+# busybox's stat has no name for it.
+[ "$(stat -f -c %t /sys/fs/cgroup)" = 63677270 ] && CGROUP_V2=1
 
 # Directory of the container's cgroup for CONTROLLER (pids, memory, cpu),
 # read from /proc/PID/cgroup of its init as the kernel reports it.

@@ -38,6 +38,7 @@ vm)
     need qemu-system-x86_64 qemu-system-x86
     need cpio cpio
     need xz xz-utils
+    need readelf binutils       # vm/run.sh checks that binaries are static
     ;;
 esac
 
