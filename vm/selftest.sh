@@ -69,6 +69,11 @@ echo hello-from-image >"$WORK/image-root/marker"
 mkfs.ext4 -q -F -d "$WORK/image-root" "$WORK/image.ext4" 16M >/dev/null ||
 	{ echo "mkfs.ext4 failed" >&2; exit 1; }
 
+# A folder passed with --include, which the passing suite reads relative
+# to its own path, as crater's test.sh reads tests/.
+mkdir "$WORK/helpers"
+echo 'HELPER_LOADED=yes' >"$WORK/helpers/helper.sh"
+
 cat >"$WORK/passing.sh" <<'EOF'
 # Stand-in for crater's suite: checks what the VM provides.
 passed=0 failed=0 skipped=0 count=0
@@ -100,6 +105,8 @@ has_controllers() {
 		esac
 	done
 }
+. "$(dirname "$0")/helpers/helper.sh"
+check "included folder beside suite" test "${HELPER_LOADED:-}" = yes
 check "cgroup2 only" is_cgroup2
 check "no cgroup v1 mount" sh -c '! awk "\$3 == \"cgroup\"" /proc/mounts | grep -q .'
 check "subtree_control lists pids memory cpu" has_controllers
@@ -134,12 +141,14 @@ EOF
 # ---------------------------------------------------------------------
 
 "$RUN" test --crater "$WORK/fake-crater" --image "$WORK/image.ext4" \
-	--suite "$WORK/passing.sh" >"$WORK/passing.out" 2>"$WORK/passing.err"
+	--suite "$WORK/passing.sh" --include "$WORK/helpers" \
+	>"$WORK/passing.out" 2>"$WORK/passing.err"
 status=$?
 check "passing suite exits 0" equals "$status" 0
-check "suite line streamed with prefix" has_line "$WORK/passing.out" "vm: ok 1 - cgroup2 only"
-check "summary is the last line" last_line_is "$WORK/passing.out" "vm: 13 passed, 0 failed, 0 skipped"
+check "suite line streamed with prefix" has_line "$WORK/passing.out" "vm: ok 2 - cgroup2 only"
+check "summary is the last line" last_line_is "$WORK/passing.out" "vm: 14 passed, 0 failed, 0 skipped"
 check "no boot noise on stdout" sh -c "! grep -v '^vm: ' '$WORK/passing.out'"
+check "only run.sh lines on stderr" sh -c "! grep -v '^vm/run.sh: ' '$WORK/passing.err'"
 if [[ $status -ne 0 ]]; then
 	sed 's/^/# /' "$WORK/passing.out" "$WORK/passing.err" >&2
 fi
