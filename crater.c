@@ -1021,8 +1021,17 @@ static void create_container(struct container *c)
     if (c->use_cgroups)
         plan_cgroup(c);
 
-    /* The state directory: its mkdir is the lock that makes IDs unique. */
+    /*
+     * The state directory: its mkdir is the lock that makes IDs unique.
+     * The ID is its name, and the cgroup's after "crater-", so an ID must
+     * also fit in a file name (NAME_MAX, 255 bytes on Linux).
+     */
     step = "create state directory";
+    if (strlen(c->id) + strlen("crater-") > NAME_MAX)
+        fail("container ID of %zu characters is too long: crater names a "
+             "folder and a cgroup after it, and a file name holds at most "
+             "%d bytes; use at most %d characters", strlen(c->id), NAME_MAX,
+             NAME_MAX - (int)strlen("crater-"));
     make_dirs(state_root, 0700);
     state_path(c->state_dir, sizeof c->state_dir, c->id, NULL);
     if (trace(mkdir(c->state_dir, 0700), "mkdir(\"%s\", 0700)",
@@ -2230,12 +2239,16 @@ static void plan_cgroup(struct container *c)
     if (c->cgroups_path) {
         const char *p = c->cgroups_path + strspn(c->cgroups_path, "/");
 
-        if (!*p || strstr(p, "..") || strstr(p, "//"))
-            fail("invalid linux.cgroupsPath '%s' in config.json (expected "
-                 "a path such as /crater/web, without '..')",
-                 c->cgroups_path);
+        char copy[PATH_MAX], *rest = copy, *part;
+
         snprintf(name, sizeof name, "%s", p);
         name[strcspn(name, ":")] = '\0';  /* systemd's "slice:prefix:name" */
+        snprintf(copy, sizeof copy, "%s", name);
+        while ((part = strsep(&rest, "/")))
+            if (!*part || strcmp(part, ".") == 0 || strcmp(part, "..") == 0)
+                fail("invalid linux.cgroupsPath '%s' in config.json "
+                     "(expected a path such as /crater/web, with no empty, "
+                     "'.' or '..' parts)", c->cgroups_path);
     } else {
         snprintf(name, sizeof name, "crater-%s", c->id);
     }
@@ -3324,6 +3337,10 @@ static void load_config(struct container *c, const char *bundle)
     c->hostname = config_string(config, "hostname");
     config_mounts(c, config);
     config_linux(c, config);
+    if (c->hostname && *c->hostname && !(c->unshare_flags & CLONE_NEWUTS))
+        fail("config.json: hostname is set, but without a new uts "
+             "namespace it would change the host's: add {\"type\": "
+             "\"uts\"} to linux.namespaces, or remove hostname");
 
     annotations = config_field(config, "annotations", JSON_OBJECT,
                                "an object");
