@@ -74,7 +74,7 @@
 #include "syscalls.h"
 
 #define CRATER_VERSION "0.1.0"
-#define OCI_VERSION "1.0.2"             /* the runtime spec crater follows */
+#define OCI_VERSION    "1.0.2" /* the runtime spec crater follows */
 
 extern char **environ;
 
@@ -84,31 +84,31 @@ extern char **environ;
  * The strings point into argv or into the parsed config.json, both of
  * which live until crater exits, so nothing here is ever freed.
  */
-#define MAX_LIST 64                     /* mounts, env entries, paths ... */
+#define MAX_LIST        64 /* mounts, env entries, paths ... */
 #define MAX_CGROUP_DIRS 16
 
 struct mount_entry {
     const char *source;
-    const char *destination;            /* absolute, inside the container */
-    const char *type;                   /* "proc", "tmpfs", "bind", ... */
-    unsigned long flags;                /* MS_* flags for mount(2) */
-    unsigned long propagation;          /* MS_PRIVATE, MS_SLAVE ... or 0 */
-    char data[256];                     /* fs-specific options, "mode=755" */
+    const char *destination;   /* absolute, inside the container */
+    const char *type;          /* "proc", "tmpfs", "bind", ... */
+    unsigned long flags;       /* MS_* flags for mount(2) */
+    unsigned long propagation; /* MS_PRIVATE, MS_SLAVE ... or 0 */
+    char data[256];            /* fs-specific options, "mode=755" */
 };
 
 struct namespace_join {
-    int type;                           /* CLONE_NEW* */
-    const char *path;                   /* /proc/PID/ns/... to setns() into */
+    int type;         /* CLONE_NEW* */
+    const char *path; /* /proc/PID/ns/... to setns() into */
 };
 
 struct container {
     /* What to run and where. */
     char id[1025];
-    const char *bundle;                 /* absolute path */
-    const char *root_path;              /* absolute: directory or ext4 image */
+    const char *bundle;    /* absolute path */
+    const char *root_path; /* absolute: directory or ext4 image */
     int root_is_image;
     int readonly;
-    const char *hostname;               /* NULL: keep the inherited one */
+    const char *hostname; /* NULL: keep the inherited one */
     const char *args[MAX_LIST + 1];
     const char *env[MAX_LIST + 1];
     const char *cwd;
@@ -116,16 +116,16 @@ struct container {
     gid_t gid;
     gid_t groups[MAX_LIST];
     int ngroups;
-    int init;                           /* a small init as PID 1, --init */
-    int terminal;                       /* process.terminal */
+    int init;     /* a small init as PID 1, --init */
+    int terminal; /* process.terminal */
 
     /* How to isolate it. */
-    int unshare_flags;                  /* CLONE_NEW* to create */
+    int unshare_flags; /* CLONE_NEW* to create */
     struct namespace_join joins[8];
     int njoins;
     struct mount_entry mounts[MAX_LIST];
     int nmounts;
-    const char *masked[MAX_LIST];       /* hidden: /dev/null or empty tmpfs */
+    const char *masked[MAX_LIST]; /* hidden: /dev/null or empty tmpfs */
     int nmasked;
     const char *readonly_paths[MAX_LIST];
     int nreadonly;
@@ -134,31 +134,31 @@ struct container {
 
     /* Cgroup limits; -1 means no limit. */
     int use_cgroups;
-    const char *cgroups_path;           /* NULL: crater-ID */
+    const char *cgroups_path; /* NULL: crater-ID */
     long long pids_limit;
-    long long memory_limit;             /* bytes */
-    long long cpu_quota;                /* microseconds per period */
-    long long cpu_period;               /* microseconds */
+    long long memory_limit; /* bytes */
+    long long cpu_quota;    /* microseconds per period */
+    long long cpu_period;   /* microseconds */
     long long cpu_shares;
 
     /* Runtime facts. */
-    char state_dir[PATH_MAX];           /* ROOT/ID */
+    char state_dir[PATH_MAX]; /* ROOT/ID */
     const char *pid_file;
-    int detach;                         /* create: outlive crater */
-    pid_t pid;                          /* init process, host PID */
-    int image_fd;                       /* the image, opened by the parent */
-    char loop_device[32];               /* "/dev/loop3" or "" */
+    int detach;           /* create: outlive crater */
+    pid_t pid;            /* init process, host PID */
+    int image_fd;         /* the image, opened by the parent */
+    char loop_device[32]; /* "/dev/loop3" or "" */
     char cgroup_dirs[MAX_CGROUP_DIRS][PATH_MAX]; /* to rmdir, leaf first */
     int ncgroup_dirs;
-    char leaves[3][PATH_MAX];           /* one per hierarchy, for exec */
+    char leaves[3][PATH_MAX]; /* one per hierarchy, for exec */
     int nleaves;
 };
 
 /* Global settings, from the command line. */
-static int verbosity = 1;               /* 0: -q, 1: progress, 2: -v */
+static int verbosity = 1; /* 0: -q, 1: progress, 2: -v */
 static const char *state_root = "/run/crater";
-static int error_status = 1;            /* 125 for run, 1 elsewhere */
-static const char *step = "run";        /* the step named in errors */
+static int error_status = 1;     /* 125 for run, 1 elsewhere */
+static const char *step = "run"; /* the step named in errors */
 
 /* The cleanup watcher; see watch_container(). Set in the parent only. */
 static pid_t watcher_pid;
@@ -221,19 +221,24 @@ static int read_state(const char *id, struct container *c,
 static const char *container_status(struct container *c,
                                     unsigned long long starttime);
 static void remove_state_dir(const char *dir);
-static void state_path(char *out, size_t len, const char *id,
-                       const char *file);
+static void state_path(char *out, size_t len, const char *id, const char *file);
 
 /* Section 9: config.json, and the tree its parser builds. */
-enum json_type { JSON_NULL, JSON_BOOL, JSON_NUMBER, JSON_STRING, JSON_ARRAY,
-                 JSON_OBJECT };
+enum json_type {
+    JSON_NULL,
+    JSON_BOOL,
+    JSON_NUMBER,
+    JSON_STRING,
+    JSON_ARRAY,
+    JSON_OBJECT
+};
 
 struct json {
     enum json_type type;
-    const char *key;                    /* member name inside an object */
-    char *text;                         /* string, number digits, "true" */
-    struct json *child;                 /* first element or member */
-    struct json *next;                  /* next sibling */
+    const char *key;    /* member name inside an object */
+    char *text;         /* string, number digits, "true" */
+    struct json *child; /* first element or member */
+    struct json *next;  /* next sibling */
 };
 
 static void load_config(struct container *c, const char *bundle);
@@ -244,8 +249,7 @@ static long check(long rc, const char *fmt, ...)
 static long trace(long rc, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void narrate(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
+static void narrate(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void die(const char *fmt, ...)
     __attribute__((noreturn, format(printf, 1, 2)));
 static void fail(const char *fmt, ...)
@@ -323,7 +327,8 @@ int main(int argc, char **argv)
 
 static void usage(FILE *out)
 {
-    fprintf(out,
+    fprintf(
+        out,
         "usage: crater [--root DIR] [-v|-q] COMMAND [OPTIONS] [ARGS]\n"
         "\n"
         "Run a command in a container made from an ext4 image:\n"
@@ -358,8 +363,7 @@ static void usage(FILE *out)
  * "NAME=VALUE", and moves *i to its last word. Returns NULL when argv[*i]
  * is some other word.
  */
-static const char *option_value(int argc, char **argv, int *i,
-                                const char *name)
+static const char *option_value(int argc, char **argv, int *i, const char *name)
 {
     size_t length = strlen(name);
 
@@ -394,15 +398,22 @@ static long long parse_count(const char *option, const char *value,
     n = strtoll(value, &end, 10);
     if (errno || end == value || *end || n <= 0 || n > max)
         usage_error("invalid value for %s: '%s' (expected a whole number "
-                    "from 1 to %lld)", option, value, max);
+                    "from 1 to %lld)",
+                    option, value, max);
     return n;
 }
 
 /* Parses a size in bytes with an optional K, M or G suffix (1024-based). */
 static long long parse_size(const char *option, const char *value)
 {
-    static const struct { char suffix; long long bytes; } units[] = {
-        {'\0', 1}, {'K', 1LL << 10}, {'M', 1LL << 20}, {'G', 1LL << 30},
+    static const struct {
+        char suffix;
+        long long bytes;
+    } units[] = {
+        {'\0', 1},
+        {'K', 1LL << 10},
+        {'M', 1LL << 20},
+        {'G', 1LL << 30},
     };
     char *end;
     long long n;
@@ -422,7 +433,8 @@ static long long parse_size(const char *option, const char *value)
     }
 invalid:
     usage_error("invalid value for %s: '%s' (expected a positive size such "
-                "as 512K, 100M or 2G)", option, value);
+                "as 512K, 100M or 2G)",
+                option, value);
 }
 
 /* Parses a share of CPUs into a CFS quota per 100 ms period. */
@@ -436,7 +448,8 @@ static long long parse_cpus(const char *option, const char *value)
     /* The kernel takes quotas from 1 ms: 0.01 of the 100 ms period. */
     if (errno || end == value || *end || !(cpus >= 0.01 && cpus <= 1024))
         usage_error("invalid value for %s: '%s' (expected a number of CPUs "
-                    "from 0.01 to 1024, such as 0.5)", option, value);
+                    "from 0.01 to 1024, such as 0.5)",
+                    option, value);
     return (long long)(cpus * 100000 + 0.5);
 }
 
@@ -454,9 +467,11 @@ static void check_id(const char *id)
         goto invalid;
     return;
 invalid:
-    fprintf(stderr, "crater: invalid container ID '%s': an ID is 1 to 1024 "
-                    "characters from [A-Za-z0-9_.+-], starts with a letter "
-                    "or digit and contains no '..'\n", id);
+    fprintf(stderr,
+            "crater: invalid container ID '%s': an ID is 1 to 1024 "
+            "characters from [A-Za-z0-9_.+-], starts with a letter "
+            "or digit and contains no '..'\n",
+            id);
     exit(error_status);
 }
 
@@ -489,7 +504,7 @@ struct run_options {
     const char *hostname;
     const char *extra_env[MAX_LIST];
     int nextra_env;
-    int image_options;                  /* how many only an image run takes */
+    int image_options; /* how many only an image run takes */
 };
 
 /*
@@ -535,7 +550,8 @@ static void parse_run(struct container *c, struct run_options *o, int argc,
         } else if ((value = option_value(argc, argv, &i, "--hostname"))) {
             if (!*value || strlen(value) > 64)
                 usage_error("invalid value for --hostname: '%s' (expected "
-                            "1 to 64 characters)", value);
+                            "1 to 64 characters)",
+                            value);
             o->hostname = value, o->image_options++;
         } else if ((value = option_value(argc, argv, &i, "--pids"))) {
             c->pids_limit = parse_count("--pids", value, 4194304);
@@ -549,7 +565,8 @@ static void parse_run(struct container *c, struct run_options *o, int argc,
         } else if ((value = option_value(argc, argv, &i, "--env"))) {
             if (value[0] == '=' || !strchr(value, '='))
                 usage_error("invalid value for --env: '%s' (expected "
-                            "NAME=VALUE)", value);
+                            "NAME=VALUE)",
+                            value);
             if (o->nextra_env >= MAX_LIST - 8)
                 usage_error("too many --env options (at most %d)",
                             MAX_LIST - 8);
@@ -562,8 +579,7 @@ static void parse_run(struct container *c, struct run_options *o, int argc,
         } else if ((value = option_value(argc, argv, &i, "--pid-file"))) {
             c->pid_file = value;
         } else {
-            usage_error("unknown option '%s' for run (see crater --help)",
-                        arg);
+            usage_error("unknown option '%s' for run (see crater --help)", arg);
         }
     }
     *first_arg = i;
@@ -620,8 +636,8 @@ static void image_container(struct container *c, struct run_options *o,
     for (int k = 0; k < o->nextra_env; k++)
         set_env(c, o->extra_env[k]);
 
-    c->unshare_flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS |
-                       CLONE_NEWIPC | CLONE_NEWNET;
+    c->unshare_flags =
+        CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET;
     add_default_mounts(c);
 }
 
@@ -742,17 +758,20 @@ static int cmd_state(int argc, char **argv)
 }
 
 /* Signal names for kill, with and without the SIG prefix. */
-static const struct { const char *name; int number; } signals[] = {
-    {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT},
-    {"ILL", SIGILL},   {"TRAP", SIGTRAP}, {"ABRT", SIGABRT},
-    {"BUS", SIGBUS},   {"FPE", SIGFPE},   {"KILL", SIGKILL},
-    {"USR1", SIGUSR1}, {"SEGV", SIGSEGV}, {"USR2", SIGUSR2},
-    {"PIPE", SIGPIPE}, {"ALRM", SIGALRM}, {"TERM", SIGTERM},
-    {"CHLD", SIGCHLD}, {"CONT", SIGCONT}, {"STOP", SIGSTOP},
-    {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU},
-    {"URG", SIGURG},   {"XCPU", SIGXCPU}, {"XFSZ", SIGXFSZ},
+static const struct {
+    const char *name;
+    int number;
+} signals[] = {
+    {"HUP", SIGHUP},       {"INT", SIGINT},   {"QUIT", SIGQUIT},
+    {"ILL", SIGILL},       {"TRAP", SIGTRAP}, {"ABRT", SIGABRT},
+    {"BUS", SIGBUS},       {"FPE", SIGFPE},   {"KILL", SIGKILL},
+    {"USR1", SIGUSR1},     {"SEGV", SIGSEGV}, {"USR2", SIGUSR2},
+    {"PIPE", SIGPIPE},     {"ALRM", SIGALRM}, {"TERM", SIGTERM},
+    {"CHLD", SIGCHLD},     {"CONT", SIGCONT}, {"STOP", SIGSTOP},
+    {"TSTP", SIGTSTP},     {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU},
+    {"URG", SIGURG},       {"XCPU", SIGXCPU}, {"XFSZ", SIGXFSZ},
     {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH},
-    {"IO", SIGIO},     {"PWR", SIGPWR},   {"SYS", SIGSYS},
+    {"IO", SIGIO},         {"PWR", SIGPWR},   {"SYS", SIGSYS},
 };
 
 static int parse_signal(const char *text)
@@ -769,7 +788,8 @@ static int parse_signal(const char *text)
         if (strcasecmp(name, signals[k].name) == 0)
             return signals[k].number;
     usage_error("invalid signal '%s' (expected a name such as TERM, SIGKILL "
-                "or USR1, or a number from 1 to %d)", text, NSIG - 1);
+                "or USR1, or a number from 1 to %d)",
+                text, NSIG - 1);
 }
 
 static int cmd_kill(int argc, char **argv)
@@ -789,7 +809,8 @@ static int cmd_kill(int argc, char **argv)
         fail("container '%s' does not exist", argv[i]);
     if (strcmp(container_status(&c, starttime), "stopped") == 0)
         fail("container '%s' is not running: its init process has "
-             "exited", c.id);
+             "exited",
+             c.id);
 
     step = "kill";
     check(kill(c.pid, signal_number), "kill(%d, %d)", (int)c.pid,
@@ -828,8 +849,8 @@ static int cmd_delete(int argc, char **argv)
     if (strcmp(container_status(&c, starttime), "stopped") != 0) {
         if (!force)
             fail("container '%s' is %s: stop it first (crater kill %s) or "
-                 "use delete --force", c.id,
-                 container_status(&c, starttime), c.id);
+                 "use delete --force",
+                 c.id, container_status(&c, starttime), c.id);
         step = "delete";
         check(kill(c.pid, SIGKILL), "kill(%d, SIGKILL)", (int)c.pid);
         /* Wait until the kernel has reaped it: bounded, 10 s. */
@@ -860,7 +881,8 @@ static int cmd_list(int argc, char **argv)
             usage_error("unknown option '%s' for list", argv[i]);
     if (strcmp(format, "table") != 0 && strcmp(format, "json") != 0)
         usage_error("invalid value for --format: '%s' (expected table or "
-                    "json)", format);
+                    "json)",
+                    format);
 
     if (strcmp(format, "table") == 0)
         printf("%-20s %-8s %-8s %-40s %s\n%s\n", "ID", "PID", "STATUS",
@@ -879,14 +901,14 @@ static int cmd_list(int argc, char **argv)
 
         if (entry->d_name[0] == '.')
             continue;
-        if (read_state(entry->d_name, &c, &starttime, created,
-                       sizeof created) < 0)
+        if (read_state(entry->d_name, &c, &starttime, created, sizeof created) <
+            0)
             continue;
         status = container_status(&c, starttime);
         if (strcmp(format, "table") == 0) {
             printf("%-20s %-8d %-8s %-40s %s\n", c.id,
-                   strcmp(status, "stopped") ? (int)c.pid : 0, status,
-                   c.bundle, created);
+                   strcmp(status, "stopped") ? (int)c.pid : 0, status, c.bundle,
+                   created);
         } else {
             printf("%s\n", count ? "," : "");
             print_state(&c, status, created, "  ");
@@ -952,9 +974,11 @@ static void init_died(struct container *c)
     waitpid(c->pid, &status, 0);
     if (WIFSIGNALED(status))
         fail("the container's init process was killed by signal %d "
-             "during setup", WTERMSIG(status));
+             "during setup",
+             WTERMSIG(status));
     fail("the container's init process failed during setup (exit status "
-         "%d); its error is above", WEXITSTATUS(status));
+         "%d); its error is above",
+         WEXITSTATUS(status));
 }
 
 /* Checks the root file system before anything is created for it. */
@@ -977,7 +1001,8 @@ static void check_root(struct container *c)
     }
     if (S_ISDIR(st.st_mode))
         fail("image %s is a directory: name an ext4 image file (build one "
-             "with ./mkimage.sh)", c->root_path);
+             "with ./mkimage.sh)",
+             c->root_path);
     if (!S_ISREG(st.st_mode))
         fail("image %s is not a regular file", c->root_path);
 
@@ -988,15 +1013,16 @@ static void check_root(struct container *c)
     close(fd);
     if (n < (ssize_t)sizeof super)
         fail("image %s is too small to hold an ext4 file system (%lld "
-             "bytes): build one with ./mkimage.sh", c->root_path,
-             (long long)st.st_size);
+             "bytes): build one with ./mkimage.sh",
+             c->root_path, (long long)st.st_size);
     if ((super[56] | super[57] << 8) != EXT4_SUPER_MAGIC)
         fail("image %s is not an ext4 file system (no ext4 magic number "
-             "at byte 1080): build one with ./mkimage.sh", c->root_path);
+             "at byte 1080): build one with ./mkimage.sh",
+             c->root_path);
 
     /* s_blocks_count_lo at 4 and s_log_block_size at 24, little-endian. */
-    uint64_t blocks = super[4] | super[5] << 8 | super[6] << 16 |
-                      (uint64_t)super[7] << 24;
+    uint64_t blocks =
+        super[4] | super[5] << 8 | super[6] << 16 | (uint64_t)super[7] << 24;
     uint64_t block_size = 1024ULL << (super[24] & 15);
     if ((uint64_t)st.st_size < blocks * block_size)
         fail("image %s is truncated: its file system needs %llu bytes but "
@@ -1030,15 +1056,16 @@ static void create_container(struct container *c)
     if (strlen(c->id) + strlen("crater-") > NAME_MAX)
         fail("container ID of %zu characters is too long: crater names a "
              "folder and a cgroup after it, and a file name holds at most "
-             "%d bytes; use at most %d characters", strlen(c->id), NAME_MAX,
-             NAME_MAX - (int)strlen("crater-"));
+             "%d bytes; use at most %d characters",
+             strlen(c->id), NAME_MAX, NAME_MAX - (int)strlen("crater-"));
     make_dirs(state_root, 0700);
     state_path(c->state_dir, sizeof c->state_dir, c->id, NULL);
-    if (trace(mkdir(c->state_dir, 0700), "mkdir(\"%s\", 0700)",
-              c->state_dir) < 0) {
+    if (trace(mkdir(c->state_dir, 0700), "mkdir(\"%s\", 0700)", c->state_dir) <
+        0) {
         if (errno == EEXIST)
             fail("container '%s' already exists (%s): delete it first or "
-                 "pick another ID", c->id, c->state_dir);
+                 "pick another ID",
+                 c->id, c->state_dir);
         die("mkdir(\"%s\", 0700)", c->state_dir);
     }
 
@@ -1052,10 +1079,9 @@ static void create_container(struct container *c)
      */
     if (c->root_is_image) {
         step = "open image";
-        c->image_fd = check(open(c->root_path, (c->readonly ? O_RDONLY
-                                                             : O_RDWR) |
-                                                   O_CLOEXEC),
-                            "open(\"%s\")", c->root_path);
+        c->image_fd = check(
+            open(c->root_path, (c->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC),
+            "open(\"%s\")", c->root_path);
         lock_image(c, c->image_fd);
     }
 
@@ -1099,7 +1125,7 @@ static void create_container(struct container *c)
         init_died(c);
     snprintf(c->loop_device, sizeof c->loop_device, "%s", m.text);
     if (c->root_is_image)
-        close(c->image_fd);             /* the loop device holds it now */
+        close(c->image_fd); /* the loop device holds it now */
     if (c->use_cgroups)
         apply_cgroup_limits(c);
     send_message(to_child[1], 'G', NULL);
@@ -1141,13 +1167,16 @@ static void start_container(struct container *c)
 
     step = "start";
     state_path(path, sizeof path, c->id, "exec.fifo");
-    fd = trace(open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC), "open(\"%s\", "
-               "O_WRONLY|O_NONBLOCK)", path);
+    fd = trace(open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC),
+               "open(\"%s\", "
+               "O_WRONLY|O_NONBLOCK)",
+               path);
     if (fd < 0 && errno == ENOENT)
         fail("container '%s' was already started (no exec.fifo)", c->id);
     if (fd < 0 && errno == ENXIO)
         fail("container '%s' is not waiting to start: its init process "
-             "has exited", c->id);
+             "has exited",
+             c->id);
     check(fd, "open(\"%s\")", path);
     check(unlink(path), "unlink(\"%s\")", path);
     check(write(fd, "0", 1), "write(\"%s\", \"0\")", path);
@@ -1172,7 +1201,7 @@ static const int forwarded_signals[] = {
 static int wait_container(struct container *c)
 {
     struct sigaction action = {.sa_handler = forward_signal,
-                                .sa_flags = SA_RESTART};
+                               .sa_flags = SA_RESTART};
     int status;
     pid_t pid;
 
@@ -1192,7 +1221,8 @@ static int wait_container(struct container *c)
         return WEXITSTATUS(status);
     }
     if (WTERMSIG(status) == SIGKILL && c->use_cgroups && cgroup_oom_killed())
-        fprintf(stderr, "crater: the container was killed by the kernel's "
+        fprintf(stderr,
+                "crater: the container was killed by the kernel's "
                 "OOM killer: it reached its memory limit of %lld bytes\n",
                 c->memory_limit);
     else
@@ -1308,8 +1338,8 @@ static void abandon_container(void)
 
 /* Namespace types: name in config.json and /proc/PID/ns, clone flag. */
 static const struct namespace_type {
-    const char *name;                   /* config.json "type" */
-    const char *proc_name;              /* /proc/PID/ns/NAME */
+    const char *name;      /* config.json "type" */
+    const char *proc_name; /* /proc/PID/ns/NAME */
     int flag;
     const char *flag_name;
     const char *isolates;
@@ -1332,8 +1362,7 @@ static const char *namespace_names(int flags)
     for (size_t k = 0; k < COUNT(namespace_types); k++)
         if (flags & namespace_types[k].flag)
             snprintf(names + strlen(names), sizeof names - strlen(names),
-                     "%s%s", names[0] ? "|" : "",
-                     namespace_types[k].flag_name);
+                     "%s%s", names[0] ? "|" : "", namespace_types[k].flag_name);
     return names;
 }
 
@@ -1366,13 +1395,13 @@ static void child_main(struct container *c, int from_parent, int to_parent)
     watcher_pid = 0;
     step = "create namespaces";
     check(prctl(PR_SET_PDEATHSIG, SIGKILL), "prctl(PR_SET_PDEATHSIG, "
-          "SIGKILL)");
+                                            "SIGKILL)");
     for (int s = 1; s < NSIG; s++)
         signal(s, SIG_DFL);
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    close_other_fds(from_parent, to_parent, c->root_is_image ? c->image_fd
-                                                             : -1);
+    close_other_fds(from_parent, to_parent,
+                    c->root_is_image ? c->image_fd : -1);
 
     create_namespaces(c);
     say("Successfully isolated namespaces!");
@@ -1465,7 +1494,7 @@ static void create_namespaces(struct container *c)
         int fd, type;
 
         if (join->type == CLONE_NEWPID)
-            continue;                   /* joined by the parent */
+            continue; /* joined by the parent */
         fd = check(open(join->path, O_RDONLY | O_CLOEXEC), "open(\"%s\")",
                    join->path);
         type = ioctl(fd, NS_GET_NSTYPE);
@@ -1491,8 +1520,7 @@ static void exec_command(struct container *c)
     check(setgid(c->gid), "setgid(%d)", (int)c->gid);
     check(setuid(c->uid), "setuid(%d)", (int)c->uid);
 
-    say("Child: Environment isolated. Launching command: %s...",
-        c->args[0]);
+    say("Child: Environment isolated. Launching command: %s...", c->args[0]);
     narrate("execvp(\"%s\") with %s", c->args[0],
             c->env[0] ? c->env[0] : "an empty environment");
     fflush(stderr);
@@ -1501,8 +1529,8 @@ static void exec_command(struct container *c)
     environ = (char **)c->env;
     execvp(c->args[0], (char *const *)c->args);
     int saved = errno;
-    fprintf(stderr, "crater: execute command: execvp(\"%s\"): %s\n",
-            c->args[0], strerror(saved));
+    fprintf(stderr, "crater: execute command: execvp(\"%s\"): %s\n", c->args[0],
+            strerror(saved));
     if (saved == ENOENT)
         fprintf(stderr, "crater: hint: the command is not in the image; "
                         "name it with its full path or check PATH\n");
@@ -1577,8 +1605,8 @@ static int find_lock_holder(int fd)
         unsigned long inode;
         int pid;
 
-        if (sscanf(line, "%*d: FLOCK %*s %*s %d %x:%x:%lu", &pid,
-                   &major_number, &minor_number, &inode) == 4 &&
+        if (sscanf(line, "%*d: FLOCK %*s %*s %d %x:%x:%lu", &pid, &major_number,
+                   &minor_number, &inode) == 4 &&
             major_number == major(st.st_dev) &&
             minor_number == minor(st.st_dev) && inode == st.st_ino)
             holder = pid;
@@ -1607,7 +1635,8 @@ static void lock_image(struct container *c, int fd)
     holder = find_lock_holder(fd);
     if (holder)
         fail("image %s is in use by another container (lock taken by pid "
-             "%d)%s", c->root_path, holder,
+             "%d)%s",
+             c->root_path, holder,
              c->readonly ? "" : "; --read-only runs may share an image");
     fail("image %s is in use by another container", c->root_path);
 }
@@ -1649,7 +1678,7 @@ static int attach_loop(struct container *c, int image, char *device,
             return loop;
         }
         if (errno == EBUSY) {
-            close(loop);                /* taken by someone else: retry */
+            close(loop); /* taken by someone else: retry */
             continue;
         }
         if (errno != EINVAL && errno != ENOTTY)
@@ -1661,8 +1690,10 @@ static int attach_loop(struct container *c, int image, char *device,
          * NOTE: between the two calls the device has no AUTOCLEAR, so a
          * crater killed right there leaves it attached.
          */
-        if (trace(ioctl(loop, LOOP_SET_FD, image), "ioctl(\"%s\", "
-                  "LOOP_SET_FD, %d)", device, image) < 0) {
+        if (trace(ioctl(loop, LOOP_SET_FD, image),
+                  "ioctl(\"%s\", "
+                  "LOOP_SET_FD, %d)",
+                  device, image) < 0) {
             if (errno != EBUSY)
                 die("ioctl(\"%s\", LOOP_SET_FD)", device);
             close(loop);
@@ -1674,7 +1705,8 @@ static int attach_loop(struct container *c, int image, char *device,
         return loop;
     }
     fail("no free loop device after %d attempts: other processes took each "
-         "one first; try again", LOOP_ATTEMPTS);
+         "one first; try again",
+         LOOP_ATTEMPTS);
 }
 
 /*
@@ -1697,17 +1729,16 @@ static void mount_root(struct container *c, const char *target)
     }
 
     step = "attach image";
-    loop = attach_loop(c, c->image_fd, c->loop_device,
-                       sizeof c->loop_device);
+    loop = attach_loop(c, c->image_fd, c->loop_device, sizeof c->loop_device);
     say("Child: Attaching %s to %s", c->root_path, c->loop_device);
-    close(c->image_fd);                 /* the loop device holds it now */
+    close(c->image_fd); /* the loop device holds it now */
 
     step = "mount image";
     check(mount(c->loop_device, target, "ext4", c->readonly ? MS_RDONLY : 0,
                 NULL),
           "mount(\"%s\", \"%s\", \"ext4\", %s)", c->loop_device, target,
           c->readonly ? "MS_RDONLY" : "0");
-    close(loop);                        /* from now on the mount holds it */
+    close(loop); /* from now on the mount holds it */
 }
 
 /*
@@ -1740,24 +1771,38 @@ static const struct mount_option {
     const char *name;
     unsigned long set;
     unsigned long clear;
-    int propagation;                    /* a separate mount(2) call */
+    int propagation; /* a separate mount(2) call */
 } mount_options[] = {
-    {"ro", MS_RDONLY, 0, 0},          {"rw", 0, MS_RDONLY, 0},
-    {"nosuid", MS_NOSUID, 0, 0},      {"suid", 0, MS_NOSUID, 0},
-    {"nodev", MS_NODEV, 0, 0},        {"dev", 0, MS_NODEV, 0},
-    {"noexec", MS_NOEXEC, 0, 0},      {"exec", 0, MS_NOEXEC, 0},
-    {"sync", MS_SYNCHRONOUS, 0, 0},   {"async", 0, MS_SYNCHRONOUS, 0},
-    {"dirsync", MS_DIRSYNC, 0, 0},    {"remount", MS_REMOUNT, 0, 0},
-    {"mand", MS_MANDLOCK, 0, 0},      {"nomand", 0, MS_MANDLOCK, 0},
-    {"atime", 0, MS_NOATIME, 0},      {"noatime", MS_NOATIME, 0, 0},
-    {"diratime", 0, MS_NODIRATIME, 0}, {"nodiratime", MS_NODIRATIME, 0, 0},
-    {"relatime", MS_RELATIME, 0, 0},  {"norelatime", 0, MS_RELATIME, 0},
+    {"ro", MS_RDONLY, 0, 0},
+    {"rw", 0, MS_RDONLY, 0},
+    {"nosuid", MS_NOSUID, 0, 0},
+    {"suid", 0, MS_NOSUID, 0},
+    {"nodev", MS_NODEV, 0, 0},
+    {"dev", 0, MS_NODEV, 0},
+    {"noexec", MS_NOEXEC, 0, 0},
+    {"exec", 0, MS_NOEXEC, 0},
+    {"sync", MS_SYNCHRONOUS, 0, 0},
+    {"async", 0, MS_SYNCHRONOUS, 0},
+    {"dirsync", MS_DIRSYNC, 0, 0},
+    {"remount", MS_REMOUNT, 0, 0},
+    {"mand", MS_MANDLOCK, 0, 0},
+    {"nomand", 0, MS_MANDLOCK, 0},
+    {"atime", 0, MS_NOATIME, 0},
+    {"noatime", MS_NOATIME, 0, 0},
+    {"diratime", 0, MS_NODIRATIME, 0},
+    {"nodiratime", MS_NODIRATIME, 0, 0},
+    {"relatime", MS_RELATIME, 0, 0},
+    {"norelatime", 0, MS_RELATIME, 0},
     {"strictatime", MS_STRICTATIME, 0, 0},
     {"nostrictatime", 0, MS_STRICTATIME, 0},
-    {"bind", MS_BIND, 0, 0},          {"rbind", MS_BIND | MS_REC, 0, 0},
-    {"private", MS_PRIVATE, 0, 1},    {"rprivate", MS_PRIVATE | MS_REC, 0, 1},
-    {"shared", MS_SHARED, 0, 1},      {"rshared", MS_SHARED | MS_REC, 0, 1},
-    {"slave", MS_SLAVE, 0, 1},        {"rslave", MS_SLAVE | MS_REC, 0, 1},
+    {"bind", MS_BIND, 0, 0},
+    {"rbind", MS_BIND | MS_REC, 0, 0},
+    {"private", MS_PRIVATE, 0, 1},
+    {"rprivate", MS_PRIVATE | MS_REC, 0, 1},
+    {"shared", MS_SHARED, 0, 1},
+    {"rshared", MS_SHARED | MS_REC, 0, 1},
+    {"slave", MS_SLAVE, 0, 1},
+    {"rslave", MS_SLAVE | MS_REC, 0, 1},
     {"unbindable", MS_UNBINDABLE, 0, 1},
     {"runbindable", MS_UNBINDABLE | MS_REC, 0, 1},
 };
@@ -1807,9 +1852,10 @@ static const struct default_mount {
 
 /* Paths hidden or made read-only in an image run, as `runc spec` does. */
 static const char *const default_masked[] = {
-    "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
-    "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
-    "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+    "/proc/acpi",        "/proc/asound",        "/proc/kcore",
+    "/proc/keys",        "/proc/latency_stats", "/proc/timer_list",
+    "/proc/timer_stats", "/proc/sched_debug",   "/proc/scsi",
+    "/sys/firmware",
 };
 static const char *const default_readonly[] = {
     "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
@@ -1837,8 +1883,7 @@ static void add_default_mounts(struct container *c)
 }
 
 /* Creates the mount point TARGET for a mount of SOURCE: dir or file. */
-static void make_mount_point(const char *target, const char *source,
-                             int bind)
+static void make_mount_point(const char *target, const char *source, int bind)
 {
     struct stat st;
     char parent[PATH_MAX];
@@ -1889,7 +1934,8 @@ static void mount_cgroup_fs(const struct mount_entry *m, const char *target)
     char line[4096], sub[PATH_MAX];
     FILE *mountinfo;
 
-    if (statfs("/sys/fs/cgroup", &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC) {
+    if (statfs("/sys/fs/cgroup", &fs) == 0 &&
+        fs.f_type == CGROUP2_SUPER_MAGIC) {
         check(mount("cgroup2", target, "cgroup2", m->flags, NULL),
               "mount(\"cgroup2\", \"%s\", \"cgroup2\")", target);
         return;
@@ -1917,13 +1963,11 @@ static void mount_cgroup_fs(const struct mount_entry *m, const char *target)
         /* SUPER is "rw,memory": the controllers, after rw or ro. */
         char *controllers = strchr(super, ',') ? strchr(super, ',') + 1 : super;
         /* The hierarchy is the host's, mounted rw: ro is per mount. */
-        check(mount("cgroup", sub, "cgroup", m->flags & ~MS_RDONLY,
-                    controllers),
-              "mount(\"cgroup\", \"%s\", \"cgroup\", \"%s\")", sub,
-              controllers);
+        check(
+            mount("cgroup", sub, "cgroup", m->flags & ~MS_RDONLY, controllers),
+            "mount(\"cgroup\", \"%s\", \"cgroup\", \"%s\")", sub, controllers);
         if (m->flags & MS_RDONLY)
-            check(mount(NULL, sub, NULL, MS_REMOUNT | MS_BIND | m->flags,
-                        NULL),
+            check(mount(NULL, sub, NULL, MS_REMOUNT | MS_BIND | m->flags, NULL),
                   "mount(\"%s\", MS_REMOUNT|MS_BIND|MS_RDONLY)", sub);
     }
     fclose(mountinfo);
@@ -1967,13 +2011,12 @@ static void mount_filesystems(struct container *c, const char *rootfs)
               "mount(\"%s\", \"%s\", \"%s\", 0x%lx, \"%s\")", source, target,
               bind ? "bind" : m->type, flags, m->data);
         if (bind && (m->flags & MS_RDONLY))
-            check(mount(NULL, target, NULL,
-                        MS_BIND | MS_REMOUNT | m->flags, NULL),
+            check(mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | m->flags,
+                        NULL),
                   "mount(\"%s\", MS_BIND|MS_REMOUNT|MS_RDONLY)", target);
         if (m->propagation)
             check(mount(NULL, target, NULL, m->propagation, NULL),
-                  "mount(\"%s\", propagation 0x%lx)", target,
-                  m->propagation);
+                  "mount(\"%s\", propagation 0x%lx)", target, m->propagation);
         if (strcmp(m->destination, "/dev") == 0 &&
             strcmp(m->type, "tmpfs") == 0)
             made_dev = 1;
@@ -1997,10 +2040,12 @@ static const struct device {
 };
 
 /* The links a program expects in /dev, into /proc and /dev/pts. */
-static const struct { const char *name, *target; } dev_links[] = {
-    {"fd", "/proc/self/fd"},         {"stdin", "/proc/self/fd/0"},
-    {"stdout", "/proc/self/fd/1"},   {"stderr", "/proc/self/fd/2"},
-    {"ptmx", "pts/ptmx"},            {"core", "/proc/kcore"},
+static const struct {
+    const char *name, *target;
+} dev_links[] = {
+    {"fd", "/proc/self/fd"},       {"stdin", "/proc/self/fd/0"},
+    {"stdout", "/proc/self/fd/1"}, {"stderr", "/proc/self/fd/2"},
+    {"ptmx", "pts/ptmx"},          {"core", "/proc/kcore"},
 };
 
 /* Fills the tmpfs mounted at ROOTFS/dev. */
@@ -2059,7 +2104,8 @@ static void mask_paths(struct container *c)
               "mount(\"%s\", \"%s\", NULL, MS_BIND|MS_REC)", path, path);
         check(mount(NULL, path, NULL,
                     MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV |
-                        MS_NOEXEC, NULL),
+                        MS_NOEXEC,
+                    NULL),
               "mount(\"%s\", MS_BIND|MS_REMOUNT|MS_RDONLY)", path);
     }
     if (c->readonly && !c->root_is_image)
@@ -2093,12 +2139,19 @@ static struct {
 
 /* The values written to the cgroup files; see cgroup_value(). */
 enum limit {
-    PIDS_MAX, MEMORY_MAX, SWAP_MAX, MEMSW_MAX, CPU_MAX, CPU_WEIGHT,
-    CPU_PERIOD, CPU_QUOTA, CPU_SHARES,
+    PIDS_MAX,
+    MEMORY_MAX,
+    SWAP_MAX,
+    MEMSW_MAX,
+    CPU_MAX,
+    CPU_WEIGHT,
+    CPU_PERIOD,
+    CPU_QUOTA,
+    CPU_SHARES,
 };
 
 static const struct cgroup_file {
-    int v2;                             /* 1: a v2 file, 0: a v1 file */
+    int v2; /* 1: a v2 file, 0: a v1 file */
     int controller;
     const char *name;
     enum limit value;
@@ -2112,8 +2165,9 @@ static const struct cgroup_file {
     {0, PIDS, "pids.max", PIDS_MAX, "fork() fails with EAGAIN past it"},
     {0, MEMORY, "memory.limit_in_bytes", MEMORY_MAX, "the OOM killer acts"},
     {0, MEMORY, "memory.memsw.limit_in_bytes", MEMSW_MAX, "memory + swap"},
-    {0, CPU, "cpu.cfs_period_us", CPU_PERIOD, "before the quota: the "
-                                              "kernel checks it"},
+    {0, CPU, "cpu.cfs_period_us", CPU_PERIOD,
+     "before the quota: the "
+     "kernel checks it"},
     {0, CPU, "cpu.cfs_quota_us", CPU_QUOTA, "run time per period"},
     {0, CPU, "cpu.shares", CPU_SHARES, "share under contention"},
 };
@@ -2123,8 +2177,8 @@ static const struct cgroup_file {
  * is to be left alone: no limit is set, or the file is one that only
  * some kernels have (swap accounting is a boot option) and is missing.
  */
-static int cgroup_value(struct container *c, enum limit limit,
-                        char *buffer, size_t length)
+static int cgroup_value(struct container *c, enum limit limit, char *buffer,
+                        size_t length)
 {
     long long period = c->cpu_period > 0 ? c->cpu_period : 100000;
 
@@ -2140,8 +2194,9 @@ static int cgroup_value(struct container *c, enum limit limit,
     case SWAP_MAX:
         return c->memory_limit < 0 ? 0 : snprintf(buffer, length, "0");
     case MEMSW_MAX:
-        return c->memory_limit < 0 ? 0
-               : snprintf(buffer, length, "%lld", c->memory_limit);
+        return c->memory_limit < 0
+                   ? 0
+                   : snprintf(buffer, length, "%lld", c->memory_limit);
     case CPU_MAX:
         if (c->cpu_quota < 0)
             return snprintf(buffer, length, "max %lld", period);
@@ -2154,13 +2209,16 @@ static int cgroup_value(struct container *c, enum limit limit,
                         1 + ((c->cpu_shares - 2) * 9999) / 262142);
     case CPU_PERIOD:
         return c->cpu_period < 0 && c->cpu_quota < 0
-               ? 0 : snprintf(buffer, length, "%lld", period);
+                   ? 0
+                   : snprintf(buffer, length, "%lld", period);
     case CPU_QUOTA:
-        return c->cpu_quota < 0 ? 0
-               : snprintf(buffer, length, "%lld", c->cpu_quota);
+        return c->cpu_quota < 0
+                   ? 0
+                   : snprintf(buffer, length, "%lld", c->cpu_quota);
     case CPU_SHARES:
-        return c->cpu_shares < 0 ? 0
-               : snprintf(buffer, length, "%lld", c->cpu_shares);
+        return c->cpu_shares < 0
+                   ? 0
+                   : snprintf(buffer, length, "%lld", c->cpu_shares);
     }
     return 0;
 }
@@ -2202,8 +2260,8 @@ static int find_v1_cgroup(const char *controller, char *dir, size_t length)
         char root[PATH_MAX], point[PATH_MAX], type[32], super[512];
         char *name, *list, *dash = strstr(line, " - ");
 
-        if (!dash || sscanf(line, "%*s %*s %*s %4095s %4095s", root,
-                            point) != 2 ||
+        if (!dash ||
+            sscanf(line, "%*s %*s %*s %4095s %4095s", root, point) != 2 ||
             sscanf(dash, " - %31s %*s %511s", type, super) != 2 ||
             strcmp(type, "cgroup") != 0)
             continue;
@@ -2242,19 +2300,20 @@ static void plan_cgroup(struct container *c)
         char copy[PATH_MAX], *rest = copy, *part;
 
         snprintf(name, sizeof name, "%s", p);
-        name[strcspn(name, ":")] = '\0';  /* systemd's "slice:prefix:name" */
+        name[strcspn(name, ":")] = '\0'; /* systemd's "slice:prefix:name" */
         snprintf(copy, sizeof copy, "%s", name);
         while ((part = strsep(&rest, "/")))
             if (!*part || strcmp(part, ".") == 0 || strcmp(part, "..") == 0)
                 fail("invalid linux.cgroupsPath '%s' in config.json "
                      "(expected a path such as /crater/web, with no empty, "
-                     "'.' or '..' parts)", c->cgroups_path);
+                     "'.' or '..' parts)",
+                     c->cgroups_path);
     } else {
         snprintf(name, sizeof name, "crater-%s", c->id);
     }
 
-    cgroup.v2 = statfs("/sys/fs/cgroup", &fs) == 0 &&
-                fs.f_type == CGROUP2_SUPER_MAGIC;
+    cgroup.v2 =
+        statfs("/sys/fs/cgroup", &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC;
     for (int k = 0; k < CONTROLLERS; k++) {
         if (cgroup.v2) {
             if (read_file("/proc/self/cgroup", line, sizeof line) < 0 ||
@@ -2276,7 +2335,8 @@ static void plan_cgroup(struct container *c)
             fail("the %s cgroup controller is not mounted (no cgroup v1 "
                  "hierarchy for it in /proc/self/mountinfo, and "
                  "/sys/fs/cgroup is not cgroup2): mount it, or use "
-                 "--no-cgroups", controllers[k]);
+                 "--no-cgroups",
+                 controllers[k]);
         }
         snprintf(cgroup.leaf[k], PATH_MAX, "%s/%s", own, name);
 
@@ -2352,14 +2412,15 @@ static void apply_cgroup_limits(struct container *c)
     for (size_t k = 0; k < COUNT(cgroup_files); k++) {
         const struct cgroup_file *f = &cgroup_files[k];
 
-        if (f->v2 != cgroup.v2 || !cgroup_value(c, f->value, value,
-                                                sizeof value))
+        if (f->v2 != cgroup.v2 ||
+            !cgroup_value(c, f->value, value, sizeof value))
             continue;
         snprintf(path, sizeof path, "%s/%s", cgroup.leaf[f->controller],
                  f->name);
         if ((f->value == SWAP_MAX || f->value == MEMSW_MAX ||
-             f->value == CPU_WEIGHT) && access(path, F_OK) < 0)
-            continue;                   /* no swap accounting here */
+             f->value == CPU_WEIGHT) &&
+            access(path, F_OK) < 0)
+            continue; /* no swap accounting here */
         check(write_file(path, value), "write(\"%s\", \"%s\")", path, value);
     }
 
@@ -2400,8 +2461,7 @@ static void remove_cgroup(struct container *c)
         const char *dir = c->cgroup_dirs[d];
 
         for (int attempt = 0; attempt < 500; attempt++) {
-            if (trace(rmdir(dir), "rmdir(\"%s\")", dir) == 0 ||
-                errno == ENOENT)
+            if (trace(rmdir(dir), "rmdir(\"%s\")", dir) == 0 || errno == ENOENT)
                 break;
             if (errno != EBUSY) {
                 fprintf(stderr, "crater: clean up: rmdir(\"%s\"): %s\n", dir,
@@ -2451,10 +2511,14 @@ static void bring_up_loopback(void)
         struct rtattr name_attribute;
         char name[4];
     } request = {
-        .header = {.nlmsg_len = sizeof request, .nlmsg_type = RTM_NEWLINK,
-                   .nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK, .nlmsg_seq = 1},
-        .link = {.ifi_family = AF_UNSPEC, .ifi_index = 0,
-                 .ifi_flags = IFF_UP, .ifi_change = IFF_UP},
+        .header = {.nlmsg_len = sizeof request,
+                   .nlmsg_type = RTM_NEWLINK,
+                   .nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK,
+                   .nlmsg_seq = 1},
+        .link = {.ifi_family = AF_UNSPEC,
+                 .ifi_index = 0,
+                 .ifi_flags = IFF_UP,
+                 .ifi_change = IFF_UP},
         .name_attribute = {.rta_len = sizeof(struct rtattr) + 3,
                            .rta_type = IFLA_IFNAME},
         .name = "lo",
@@ -2470,8 +2534,8 @@ static void bring_up_loopback(void)
     step = "bring up lo";
     fd = check(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE),
                "socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE)");
-    check(sendto(fd, &request, sizeof request, 0,
-                 (struct sockaddr *)&kernel, sizeof kernel),
+    check(sendto(fd, &request, sizeof request, 0, (struct sockaddr *)&kernel,
+                 sizeof kernel),
           "sendto(netlink, RTM_NEWLINK \"lo\" IFF_UP)");
     n = check(recv(fd, &reply, sizeof reply, 0), "recv(netlink ack)");
     close(fd);
@@ -2501,8 +2565,7 @@ static void bring_up_loopback(void)
  * start time (to tell a reused PID apart), the loop device and the
  * cgroup directories to remove.
  */
-static void state_path(char *out, size_t len, const char *id,
-                       const char *file)
+static void state_path(char *out, size_t len, const char *id, const char *file)
 {
     if (file)
         snprintf(out, len, "%s/%s/%s", state_root, id, file);
@@ -2541,9 +2604,10 @@ static unsigned long long process_start(pid_t pid, char *state)
         return 0;
     /* The command name may hold spaces and ')': skip to the last ')'. */
     after_name = strrchr(text, ')');
-    if (!after_name ||
-        sscanf(after_name + 2, "%c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
-               "%*s %*s %*s %*s %*s %*s %*s %*s %llu", state, &start) != 2)
+    if (!after_name || sscanf(after_name + 2,
+                              "%c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
+                              "%*s %*s %*s %*s %*s %*s %*s %*s %llu",
+                              state, &start) != 2)
         return 0;
     return start;
 }
@@ -2646,8 +2710,8 @@ static const char *container_status(struct container *c,
     return access(path, F_OK) == 0 ? "created" : "running";
 }
 
-static struct json *parse_json(const char *text, const char *file,
-                               char *error, size_t error_length);
+static struct json *parse_json(const char *text, const char *file, char *error,
+                               size_t error_length);
 static struct json *json_member(struct json *object, const char *name);
 static const char *json_text(struct json *value);
 
@@ -2675,8 +2739,7 @@ static int read_state(const char *id, struct container *c,
     snprintf(c->id, sizeof c->id, "%s", id);
     state_path(c->state_dir, sizeof c->state_dir, id, NULL);
     c->pid = atoi(json_text(json_member(state, "pid")));
-    *starttime = strtoull(json_text(json_member(state, "starttime")), NULL,
-                          10);
+    *starttime = strtoull(json_text(json_member(state, "starttime")), NULL, 10);
     c->bundle = json_text(json_member(state, "bundle"));
     snprintf(c->loop_device, sizeof c->loop_device, "%s",
              json_text(json_member(state, "loop")));
@@ -2701,8 +2764,8 @@ static int read_state(const char *id, struct container *c,
          item = item->next)
         c->env[k++] = json_text(item);
     item = json_member(state, "annotations");
-    for (item = item ? item->child : NULL;
-         item && c->nannotations < MAX_LIST; item = item->next) {
+    for (item = item ? item->child : NULL; item && c->nannotations < MAX_LIST;
+         item = item->next) {
         c->annotations[c->nannotations][0] = item->key;
         c->annotations[c->nannotations++][1] = json_text(item);
     }
@@ -2713,14 +2776,15 @@ static int read_state(const char *id, struct container *c,
 static void remove_state_dir(const char *dir)
 {
     static const char *const entries[] = {
-        "state.json", "state.json.tmp", "exec.fifo",
+        "state.json",
+        "state.json.tmp",
+        "exec.fifo",
     };
     char path[PATH_MAX];
 
     for (size_t k = 0; k < COUNT(entries); k++) {
         snprintf(path, sizeof path, "%s/%s", dir, entries[k]);
-        if (trace(unlink(path), "unlink(\"%s\")", path) < 0 &&
-            errno != ENOENT)
+        if (trace(unlink(path), "unlink(\"%s\")", path) < 0 && errno != ENOENT)
             fprintf(stderr, "crater: clean up: unlink(\"%s\"): %s\n", path,
                     strerror(errno));
     }
@@ -2753,7 +2817,7 @@ struct parser {
     size_t error_length;
 };
 
-#define JSON_MAX_DEPTH 64               /* deeper input is rejected */
+#define JSON_MAX_DEPTH 64 /* deeper input is rejected */
 
 static struct json *parse_value(struct parser *p);
 
@@ -2761,9 +2825,8 @@ static struct json *parse_value(struct parser *p);
 static struct json *json_error(struct parser *p, const char *expected)
 {
     if (!p->error[0])
-        snprintf(p->error, p->error_length, "%s:%d:%d: expected %s",
-                 p->file, p->line, (int)(p->cursor - p->line_start) + 1,
-                 expected);
+        snprintf(p->error, p->error_length, "%s:%d:%d: expected %s", p->file,
+                 p->line, (int)(p->cursor - p->line_start) + 1, expected);
     return NULL;
 }
 
@@ -2894,7 +2957,8 @@ static char *parse_string(struct parser *p)
         p->cursor += 5;
         if (code >= 0xD800 && code <= 0xDBFF) {
             long low = p->cursor[0] == '\\' && p->cursor[1] == 'u'
-                           ? read_hex4(p->cursor + 2) : -1;
+                           ? read_hex4(p->cursor + 2)
+                           : -1;
             if (low < 0xDC00 || low > 0xDFFF)
                 return string_error(p, out, "a low surrogate \\uDC00-\\uDFFF");
             code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
@@ -2999,8 +3063,13 @@ static struct json *parse_container(struct parser *p, char open)
 
 static struct json *parse_value(struct parser *p)
 {
-    static const struct { const char *word; enum json_type type; } words[] = {
-        {"true", JSON_BOOL}, {"false", JSON_BOOL}, {"null", JSON_NULL},
+    static const struct {
+        const char *word;
+        enum json_type type;
+    } words[] = {
+        {"true", JSON_BOOL},
+        {"false", JSON_BOOL},
+        {"null", JSON_NULL},
     };
     struct json *value;
 
@@ -3031,11 +3100,14 @@ static struct json *parse_value(struct parser *p)
  * Parses TEXT, read from FILE, as one JSON value. Returns NULL and writes
  * "FILE:LINE:COLUMN: expected ..." to ERROR on malformed input.
  */
-static struct json *parse_json(const char *text, const char *file,
-                               char *error, size_t error_length)
+static struct json *parse_json(const char *text, const char *file, char *error,
+                               size_t error_length)
 {
-    struct parser p = {.cursor = text, .line_start = text, .line = 1,
-                       .file = file, .error = error,
+    struct parser p = {.cursor = text,
+                       .line_start = text,
+                       .line = 1,
+                       .file = file,
+                       .error = error,
                        .error_length = error_length};
     struct json *value;
 
@@ -3092,8 +3164,7 @@ static const char *config_string(struct json *object, const char *path)
 
 static int config_bool(struct json *object, const char *path)
 {
-    struct json *value = config_field(object, path, JSON_BOOL,
-                                      "true or false");
+    struct json *value = config_field(object, path, JSON_BOOL, "true or false");
 
     return value && strcmp(value->text, "true") == 0;
 }
@@ -3103,8 +3174,8 @@ static long long config_integer(struct json *object, const char *path,
                                 long long min, long long max,
                                 long long default_value)
 {
-    struct json *value = config_field(object, path, JSON_NUMBER,
-                                      "a whole number");
+    struct json *value =
+        config_field(object, path, JSON_NUMBER, "a whole number");
     char *end;
     long long n;
 
@@ -3114,7 +3185,8 @@ static long long config_integer(struct json *object, const char *path,
     n = strtoll(value->text, &end, 10);
     if (errno || *end || n < min || n > max)
         fail("config.json: %s: expected a whole number from %lld to %lld, "
-             "not %s", path, min, max, value->text);
+             "not %s",
+             path, min, max, value->text);
     return n;
 }
 
@@ -3122,8 +3194,8 @@ static long long config_integer(struct json *object, const char *path,
 static int config_strings(struct json *object, const char *path,
                           const char **list, int max)
 {
-    struct json *array = config_field(object, path, JSON_ARRAY,
-                                      "an array of strings");
+    struct json *array =
+        config_field(object, path, JSON_ARRAY, "an array of strings");
     int count = 0;
 
     for (struct json *item = array ? array->child : NULL; item;
@@ -3131,8 +3203,7 @@ static int config_strings(struct json *object, const char *path,
         if (item->type != JSON_STRING)
             fail("config.json: %s: expected an array of strings", path);
         if (count >= max)
-            fail("config.json: %s: too many entries (at most %d)", path,
-                 max);
+            fail("config.json: %s: too many entries (at most %d)", path, max);
         list[count++] = item->text;
     }
     return count;
@@ -3155,10 +3226,10 @@ static void config_process(struct container *c, struct json *config)
     c->terminal = config_bool(process, "process.terminal");
 
     user = config_field(process, "process.user", JSON_OBJECT, "an object");
-    c->uid = (uid_t)config_integer(user, "process.user.uid", 0, UINT32_MAX - 1,
-                                   0);
-    c->gid = (gid_t)config_integer(user, "process.user.gid", 0, UINT32_MAX - 1,
-                                   0);
+    c->uid =
+        (uid_t)config_integer(user, "process.user.uid", 0, UINT32_MAX - 1, 0);
+    c->gid =
+        (gid_t)config_integer(user, "process.user.gid", 0, UINT32_MAX - 1, 0);
     struct json *groups = config_field(user, "process.user.additionalGids",
                                        JSON_ARRAY, "an array of numbers");
     for (struct json *g = groups ? groups->child : NULL; g; g = g->next) {
@@ -3166,15 +3237,16 @@ static void config_process(struct container *c, struct json *config)
 
         if (g->type != JSON_NUMBER || c->ngroups >= MAX_LIST)
             fail("config.json: process.user.additionalGids: expected up to "
-                 "%d group IDs", MAX_LIST);
+                 "%d group IDs",
+                 MAX_LIST);
         c->groups[c->ngroups++] = (gid_t)strtoul(g->text, &end, 10);
     }
 }
 
 static void config_mounts(struct container *c, struct json *config)
 {
-    struct json *mounts = config_field(config, "mounts", JSON_ARRAY,
-                                       "an array of objects");
+    struct json *mounts =
+        config_field(config, "mounts", JSON_ARRAY, "an array of objects");
 
     for (struct json *item = mounts ? mounts->child : NULL; item;
          item = item->next) {
@@ -3228,7 +3300,8 @@ static void config_linux(struct container *c, struct json *config)
         if (k == COUNT(namespace_types))
             fail("config.json: linux.namespaces: unsupported type '%s' "
                  "(crater supports pid, network, ipc, uts, mount and "
-                 "cgroup)", type ? type : "");
+                 "cgroup)",
+                 type ? type : "");
         if (path && *path) {
             if (c->njoins >= (int)COUNT(c->joins))
                 fail("config.json: linux.namespaces: too many paths");
@@ -3246,29 +3319,29 @@ static void config_linux(struct container *c, struct json *config)
                              "an object");
     group = config_field(resources, "linux.resources.pids", JSON_OBJECT,
                          "an object");
-    c->pids_limit = config_integer(group, "linux.resources.pids.limit", -1,
-                                   4194304, -1);
+    c->pids_limit =
+        config_integer(group, "linux.resources.pids.limit", -1, 4194304, -1);
     if (c->pids_limit == 0)
         c->pids_limit = -1;
     group = config_field(resources, "linux.resources.memory", JSON_OBJECT,
                          "an object");
-    c->memory_limit = config_integer(group, "linux.resources.memory.limit",
-                                     -1, LLONG_MAX, -1);
+    c->memory_limit = config_integer(group, "linux.resources.memory.limit", -1,
+                                     LLONG_MAX, -1);
     group = config_field(resources, "linux.resources.cpu", JSON_OBJECT,
                          "an object");
-    c->cpu_quota = config_integer(group, "linux.resources.cpu.quota", -1,
-                                  LLONG_MAX, -1);
-    c->cpu_period = config_integer(group, "linux.resources.cpu.period", -1,
-                                   1000000, -1);
-    c->cpu_shares = config_integer(group, "linux.resources.cpu.shares", -1,
-                                   262144, -1);
+    c->cpu_quota =
+        config_integer(group, "linux.resources.cpu.quota", -1, LLONG_MAX, -1);
+    c->cpu_period =
+        config_integer(group, "linux.resources.cpu.period", -1, 1000000, -1);
+    c->cpu_shares =
+        config_integer(group, "linux.resources.cpu.shares", -1, 262144, -1);
     if (c->cpu_quota == 0)
         fail("config.json: linux.resources.cpu.quota: 0 would stop the "
              "container; use -1 for no limit");
     c->cgroups_path = config_string(linux_section, "linux.cgroupsPath");
 
-    c->nmasked = config_strings(linux_section, "linux.maskedPaths",
-                                c->masked, MAX_LIST);
+    c->nmasked =
+        config_strings(linux_section, "linux.maskedPaths", c->masked, MAX_LIST);
     nreadonly = config_strings(linux_section, "linux.readonlyPaths",
                                c->readonly_paths, MAX_LIST);
     c->nreadonly = nreadonly;
@@ -3318,7 +3391,8 @@ static void load_config(struct container *c, const char *bundle)
         fail("config.json: ociVersion is missing");
     if (strncmp(version, "1.0.", 4) != 0)
         fail("config.json: ociVersion %s is not supported (crater reads "
-             "1.0.x)", version);
+             "1.0.x)",
+             version);
 
     root_section = config_field(config, "root", JSON_OBJECT, "an object");
     root_path = config_string(root_section, "root.path");
@@ -3342,8 +3416,7 @@ static void load_config(struct container *c, const char *bundle)
              "namespace it would change the host's: add {\"type\": "
              "\"uts\"} to linux.namespaces, or remove hostname");
 
-    annotations = config_field(config, "annotations", JSON_OBJECT,
-                               "an object");
+    annotations = config_field(config, "annotations", JSON_OBJECT, "an object");
     for (struct json *a = annotations ? annotations->child : NULL;
          a && c->nannotations < MAX_LIST; a = a->next) {
         if (a->type != JSON_STRING)
@@ -3382,12 +3455,14 @@ static int cmd_exec(int argc, char **argv)
             (value = option_value(argc, argv, &i, "-e"))) {
             if (value[0] == '=' || !strchr(value, '=') || nextra >= MAX_LIST)
                 usage_error("invalid value for --env: '%s' (expected "
-                            "NAME=VALUE)", value);
+                            "NAME=VALUE)",
+                            value);
             extra_env[nextra++] = value;
         } else if ((value = option_value(argc, argv, &i, "--cwd"))) {
             if (value[0] != '/')
                 usage_error("invalid value for --cwd: '%s' (expected an "
-                            "absolute path)", value);
+                            "absolute path)",
+                            value);
             cwd = value;
         } else {
             usage_error("unknown option '%s' for exec", argv[i]);
@@ -3415,8 +3490,7 @@ static int cmd_exec(int argc, char **argv)
     for (size_t k = 0; k < COUNT(namespace_types); k++) {
         snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)c.pid,
                  namespace_types[k].proc_name);
-        fds[k] = check(open(path, O_RDONLY | O_CLOEXEC), "open(\"%s\")",
-                       path);
+        fds[k] = check(open(path, O_RDONLY | O_CLOEXEC), "open(\"%s\")", path);
     }
 
     /* The cgroup: the same leaves the init was moved into. */
@@ -3431,8 +3505,10 @@ static int cmd_exec(int argc, char **argv)
 
     step = "join namespaces";
     for (size_t k = 0; k < COUNT(namespace_types); k++) {
-        check(setns(fds[k], namespace_types[k].flag), "setns(/proc/%d/ns/%s, "
-              "%s)", (int)c.pid, namespace_types[k].proc_name,
+        check(setns(fds[k], namespace_types[k].flag),
+              "setns(/proc/%d/ns/%s, "
+              "%s)",
+              (int)c.pid, namespace_types[k].proc_name,
               namespace_types[k].flag_name);
         close(fds[k]);
     }
@@ -3462,28 +3538,35 @@ static int cmd_exec(int argc, char **argv)
 /* Hints for the errors that puzzle people, matched on errno and text. */
 static const struct hint {
     int error;
-    const char *where;                  /* in the step or the call */
+    const char *where; /* in the step or the call */
     const char *text;
 } hints[] = {
     {ENOENT, "loop-control", "the loop driver is not loaded: modprobe loop"},
-    {ENOENT, "find image", "build an image with ./mkimage.sh, or name one "
-                           "with --image FILE"},
-    {ENOENT, "check image", "build an image with ./mkimage.sh, or name one "
-                            "with --image FILE"},
-    {EACCES, "check image", "the image is not readable: check its mode "
-                            "and owner"},
-    {EINVAL, "pivot_root", "pivot_root needs the new root to be a mount "
-                           "point and the old root not to be the initial "
-                           "ramfs (boot with a real root, or switch_root "
-                           "to a tmpfs first)"},
-    {EINVAL, "mount image", "the image may be damaged or truncated: check "
-                            "it with e2fsck -f IMAGE, or rebuild it with "
-                            "./mkimage.sh"},
+    {ENOENT, "find image",
+     "build an image with ./mkimage.sh, or name one "
+     "with --image FILE"},
+    {ENOENT, "check image",
+     "build an image with ./mkimage.sh, or name one "
+     "with --image FILE"},
+    {EACCES, "check image",
+     "the image is not readable: check its mode "
+     "and owner"},
+    {EINVAL, "pivot_root",
+     "pivot_root needs the new root to be a mount "
+     "point and the old root not to be the initial "
+     "ramfs (boot with a real root, or switch_root "
+     "to a tmpfs first)"},
+    {EINVAL, "mount image",
+     "the image may be damaged or truncated: check "
+     "it with e2fsck -f IMAGE, or rebuild it with "
+     "./mkimage.sh"},
     {EBUSY, "loop", "another process is using that loop device"},
-    {EROFS, "mount", "the root is read-only: add the mount point to the "
-                     "image"},
-    {ENOSPC, "state", "the file system of the state directory is full: "
-                      "free space there or pick another --root"},
+    {EROFS, "mount",
+     "the root is read-only: add the mount point to the "
+     "image"},
+    {ENOSPC, "state",
+     "the file system of the state directory is full: "
+     "free space there or pick another --root"},
     {ENOSPC, "pid file", "the file system of the pid file is full"},
 };
 
