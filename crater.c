@@ -1277,9 +1277,14 @@ static void watch_container(struct container *c)
         return;
     }
 
-    /* The watcher. It ignores the signals meant for the container. */
+    /*
+     * The watcher. A session of its own keeps it out of the process group
+     * that a terminal or a job control shell signals (or kills) as one,
+     * and it ignores the signals meant for the container.
+     */
     watcher_pid = 0;
     close(fds[1]);
+    setsid();
     for (size_t k = 0; k < COUNT(forwarded_signals); k++)
         signal(forwarded_signals[k], SIG_IGN);
     null = open("/dev/null", O_RDWR);

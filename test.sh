@@ -29,7 +29,7 @@ if [ "${1:-}" = --vm ]; then
     vm_tmp=$(mktemp -d /tmp/crater-vm-suite.XXXXXX) || exit 1
     trap 'rm -rf "$vm_tmp"' EXIT
     ./mkimage.sh --busybox -s 64 -o "$vm_tmp/test.img" >/dev/null || exit 1
-    # The whole suite takes about 9 minutes under qemu's emulation.
+    # The whole suite takes about 14 minutes under qemu's emulation.
     "$HERE/vm/run.sh" test --crater "$HERE/crater" \
         --image "$vm_tmp/test.img" --suite "$HERE/test.sh" \
         --include "$HERE/tests" --timeout 1800

@@ -68,7 +68,8 @@ t_state_dir_full() {
 
 t_image_not_readable() {
     need setpriv || return 2
-    setpriv --inh-caps=-dac_override true 2>/dev/null ||
+    setpriv --inh-caps=-dac_override,-dac_read_search \
+        --bounding-set=-dac_override,-dac_read_search true 2>/dev/null ||
         { skip "this setpriv cannot drop capabilities"; return 2; }
     cp "$IMAGE" "$TMP/private.img"
     chmod 000 "$TMP/private.img"
