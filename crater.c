@@ -174,6 +174,7 @@ static int cmd_delete(int argc, char **argv);
 static int cmd_list(int argc, char **argv);
 static int cmd_exec(int argc, char **argv);
 static void usage(FILE *out);
+static const char *absolute_root(const char *root);
 static const char *option_value(int argc, char **argv, int *i,
                                 const char *name);
 static void set_defaults(struct container *c);
@@ -190,6 +191,7 @@ static void disarm_watcher(void);
 /* Section 3: the container's side. */
 static void child_main(struct container *c, int from_parent, int to_parent);
 static void create_namespaces(struct container *c);
+static void join_namespace(const struct namespace_join *join);
 static void exec_command(struct container *c);
 static void run_init(struct container *c);
 
@@ -276,10 +278,11 @@ static const struct command {
     const char *usage;
 } commands[] = {
     {"run", cmd_run, "[OPTIONS] [--] [COMMAND [ARG...]]  or  run [-b DIR] ID"},
-    {"create", cmd_create, "[--bundle DIR] [--pid-file FILE] ID"},
+    {"create", cmd_create,
+     "[--bundle DIR] [--pid-file FILE] [--init] [--no-cgroups] ID"},
     {"start", cmd_start, "ID"},
     {"state", cmd_state, "ID"},
-    {"kill", cmd_kill, "ID [SIGNAL]"},
+    {"kill", cmd_kill, "ID [SIGNAL]   (default KILL)"},
     {"delete", cmd_delete, "[--force] ID"},
     {"list", cmd_list, "[--format table|json]"},
     {"exec", cmd_exec, "[--env NAME=VALUE] [--cwd DIR] ID COMMAND [ARG...]"},
@@ -292,6 +295,18 @@ int main(int argc, char **argv)
 {
     int i;
 
+    /*
+     * With 0, 1 or 2 closed, the next file crater opens would take that
+     * number, and a message meant for stderr would be written into it,
+     * the disk image even. /dev/null fills the gaps first.
+     */
+    for (int fd = 0; fd < 3; fd++)
+        if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
+            return 125;
+
+    /* A write to a pipe whose reader has gone fails with EPIPE instead. */
+    signal(SIGPIPE, SIG_IGN);
+
     /* Global options come before the command. */
     for (i = 1; i < argc; i++) {
         const char *value;
@@ -301,7 +316,7 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0)
             verbosity = 0;
         else if ((value = option_value(argc, argv, &i, "--root")))
-            state_root = value;
+            state_root = absolute_root(value);
         else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
             usage(stdout), exit(0);
         else if (strcmp(argv[i], "--version") == 0)
@@ -316,6 +331,10 @@ int main(int argc, char **argv)
     if (i == argc || argv[i][0] == '-' || argv[i][0] == '/')
         return cmd_run(argc - i + 1, argv + i - 1);
 
+    if (strcmp(argv[i], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
     for (size_t k = 0; k < COUNT(commands); k++)
         if (strcmp(argv[i], commands[k].name) == 0) {
             step = commands[k].name;
@@ -335,7 +354,7 @@ static void usage(FILE *out)
         "  crater run [OPTIONS] [--] [COMMAND [ARG...]]   (default /bin/sh)\n"
         "  --image FILE      ext4 image (default $CRATER_IMAGE, else\n"
         "                    ./container_disk.img)\n"
-        "  --name ID         container ID (default crater-PID)\n"
+        "  --name ID         container ID (default run-PID)\n"
         "  --hostname NAME   host name inside (default crater)\n"
         "  --pids N          maximum number of tasks (default 20)\n"
         "  --memory SIZE     memory limit in bytes, K/M/G suffixes\n"
@@ -345,17 +364,23 @@ static void usage(FILE *out)
         "  --read-only       attach and mount the image read-only\n"
         "  --env NAME=VALUE  add to the environment (repeatable)\n"
         "  --init            run a small init as PID 1 that reaps zombies\n"
+        "  --pid-file FILE   write the container's init PID to FILE\n"
+        "\n"
+        "Global options, before the command:\n"
+        "  --root DIR        state directory (default /run/crater)\n"
         "  -v, -q            narrate every system call / errors only\n"
+        "  --version, --help\n"
         "\n"
         "OCI lifecycle (runc-compatible), state under --root (default\n"
         "/run/crater):\n");
     for (size_t k = 0; k < COUNT(commands); k++)
         fprintf(out, "  crater %s %s\n", commands[k].name, commands[k].usage);
-    fprintf(out, "\nExit status: the command's status, 128+N when it was "
-                 "killed by signal N;\n"
-                 "run: 125 when crater fails, 126 when the command cannot "
-                 "be executed,\n127 when it is not found. Other commands: "
-                 "0 or 1. Usage errors: 2.\n");
+    fprintf(out,
+            "\nExit status: the command's status, 128+N when it was "
+            "killed by signal N;\n"
+            "run, exec: 125 when crater fails, 126 when the command cannot "
+            "be executed,\n127 when it is not found. Other commands: "
+            "0 or 1. Usage errors: 2.\n");
 }
 
 /*
@@ -378,6 +403,34 @@ static const char *option_value(int argc, char **argv, int *i, const char *name)
     return argv[++*i];
 }
 
+/*
+ * Returns ROOT as an absolute path: the child reaches the state directory
+ * after it has changed its working directory.
+ */
+static const char *absolute_root(const char *root)
+{
+    static char path[PATH_MAX];
+    char cwd[PATH_MAX];
+
+    if (!*root)
+        usage_error("invalid value for --root: '' (expected a folder for "
+                    "the state, such as /run/crater)");
+    if (root[0] == '/')
+        return root;
+    if (!getcwd(cwd, sizeof cwd))
+        die("getcwd()");
+    snprintf(path, sizeof path, "%s/%s", cwd, root);
+    return path;
+}
+
+/* Explains a global option given after the command. */
+static const char *global_hint(const char *arg)
+{
+    if (strncmp(arg, "--root", 6) == 0)
+        return " (--root is a global option: put it before the command)";
+    return "";
+}
+
 /* Handles -v and -q, which every command also takes after its name. */
 static int verbosity_option(const char *arg)
 {
@@ -396,7 +449,7 @@ static long long parse_count(const char *option, const char *value,
 
     errno = 0;
     n = strtoll(value, &end, 10);
-    if (errno || end == value || *end || n <= 0 || n > max)
+    if (errno || !isdigit((unsigned char)value[0]) || *end || n <= 0 || n > max)
         usage_error("invalid value for %s: '%s' (expected a whole number "
                     "from 1 to %lld)",
                     option, value, max);
@@ -420,7 +473,7 @@ static long long parse_size(const char *option, const char *value)
 
     errno = 0;
     n = strtoll(value, &end, 10);
-    if (errno || end == value || n <= 0)
+    if (errno || !isdigit((unsigned char)value[0]) || n <= 0)
         goto invalid;
     for (size_t k = 0; k < COUNT(units); k++) {
         if (toupper((unsigned char)*end) != units[k].suffix)
@@ -453,25 +506,29 @@ static long long parse_cpus(const char *option, const char *value)
     return (long long)(cpus * 100000 + 0.5);
 }
 
-/* Rejects an ID that could name a path outside ROOT, before any file. */
-static void check_id(const char *id)
+/* Returns whether ID matches [A-Za-z0-9][A-Za-z0-9_.+-]* without "..". */
+static int valid_id(const char *id)
 {
     size_t length = strlen(id);
 
     if (length == 0 || length > 1024 || !isalnum((unsigned char)id[0]))
-        goto invalid;
+        return 0;
     for (size_t k = 0; k < length; k++)
         if (!isalnum((unsigned char)id[k]) && !strchr("_.+-", id[k]))
-            goto invalid;
-    if (strstr(id, ".."))
-        goto invalid;
-    return;
-invalid:
-    fprintf(stderr,
-            "crater: invalid container ID '%s': an ID is 1 to 1024 "
-            "characters from [A-Za-z0-9_.+-], starts with a letter "
-            "or digit and contains no '..'\n",
-            id);
+            return 0;
+    return strstr(id, "..") == NULL;
+}
+
+#define ID_RULE                                                                \
+    "an ID is 1 to 1024 characters from [A-Za-z0-9_.+-], starts with a "       \
+    "letter or digit and contains no '..'"
+
+/* Rejects an ID that could name a path outside ROOT, before any file. */
+static void check_id(const char *id)
+{
+    if (valid_id(id))
+        return;
+    fprintf(stderr, "crater: invalid container ID '%s': " ID_RULE "\n", id);
     exit(error_status);
 }
 
@@ -543,9 +600,14 @@ static void parse_run(struct container *c, struct run_options *o, int argc,
         } else if (strcmp(arg, "--read-only") == 0) {
             c->readonly = 1, o->image_options++;
         } else if ((value = option_value(argc, argv, &i, "--image"))) {
+            if (!*value)
+                usage_error("invalid value for --image: '' (expected an "
+                            "ext4 image file)");
             o->image = value, o->image_options++;
         } else if ((value = option_value(argc, argv, &i, "--name"))) {
-            check_id(value);
+            if (!valid_id(value))
+                usage_error("invalid value for --name: '%s' (" ID_RULE ")",
+                            value);
             snprintf(c->id, sizeof c->id, "%s", value);
         } else if ((value = option_value(argc, argv, &i, "--hostname"))) {
             if (!*value || strlen(value) > 64)
@@ -579,7 +641,7 @@ static void parse_run(struct container *c, struct run_options *o, int argc,
         } else if ((value = option_value(argc, argv, &i, "--pid-file"))) {
             c->pid_file = value;
         } else {
-            usage_error("unknown option '%s' for run (see crater --help)", arg);
+            usage_error("unknown option '%s' for run%s", arg, global_hint(arg));
         }
     }
     *first_arg = i;
@@ -689,7 +751,8 @@ static int cmd_create(int argc, char **argv)
         else if (strcmp(argv[i], "--init") == 0)
             c.init = 1;
         else
-            usage_error("unknown option '%s' for create", argv[i]);
+            usage_error("unknown option '%s' for create%s", argv[i],
+                        global_hint(argv[i]));
     }
     if (argc - i != 1)
         usage_error("create takes one container ID after its options");
@@ -697,8 +760,6 @@ static int cmd_create(int argc, char **argv)
     snprintf(c.id, sizeof c.id, "%s", argv[i]);
 
     load_config(&c, bundle);
-    if (c.args[0] == NULL)
-        fail("config.json: process.args is missing or empty");
     if (c.terminal)
         fail("config.json: process.terminal is true, but crater has no "
              "console socket to hand a terminal over: set it to false, or "
@@ -829,7 +890,8 @@ static int cmd_delete(int argc, char **argv)
         if (strcmp(argv[i], "--force") == 0 || strcmp(argv[i], "-f") == 0)
             force = 1;
         else if (!verbosity_option(argv[i]))
-            usage_error("unknown option '%s' for delete", argv[i]);
+            usage_error("unknown option '%s' for delete%s", argv[i],
+                        global_hint(argv[i]));
     if (argc - i != 1)
         usage_error("delete takes one container ID");
     check_id(argv[i]);
@@ -878,7 +940,8 @@ static int cmd_list(int argc, char **argv)
                  (value = option_value(argc, argv, &i, "-f")))
             format = value;
         else
-            usage_error("unknown option '%s' for list", argv[i]);
+            usage_error("unknown option '%s' for list%s", argv[i],
+                        global_hint(argv[i]));
     if (strcmp(format, "table") != 0 && strcmp(format, "json") != 0)
         usage_error("invalid value for --format: '%s' (expected table or "
                     "json)",
@@ -972,6 +1035,11 @@ static void init_died(struct container *c)
     int status = 0;
 
     waitpid(c->pid, &status, 0);
+    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && c->use_cgroups &&
+        cgroup_oom_killed())
+        fail("the container's init process was killed by the OOM killer "
+             "during setup: the memory limit of %lld bytes is too small",
+             c->memory_limit);
     if (WIFSIGNALED(status))
         fail("the container's init process was killed by signal %d "
              "during setup",
@@ -1044,6 +1112,11 @@ static void create_container(struct container *c)
     pid_t pid;
 
     check_root(c);
+    state_path(c->state_dir, sizeof c->state_dir, c->id, NULL);
+    if (access(c->state_dir, F_OK) == 0)
+        fail("container '%s' already exists (%s): delete it first or pick "
+             "another ID",
+             c->id, c->state_dir);
     if (c->use_cgroups)
         plan_cgroup(c);
 
@@ -1099,13 +1172,8 @@ static void create_container(struct container *c)
      */
     step = "create namespaces";
     for (int k = 0; k < c->njoins; k++)
-        if (c->joins[k].type == CLONE_NEWPID) {
-            int fd = check(open(c->joins[k].path, O_RDONLY | O_CLOEXEC),
-                           "open(\"%s\")", c->joins[k].path);
-            check(setns(fd, CLONE_NEWPID), "setns(\"%s\", CLONE_NEWPID)",
-                  c->joins[k].path);
-            close(fd);
-        }
+        if (c->joins[k].type == CLONE_NEWPID)
+            join_namespace(&c->joins[k]);
     if (c->unshare_flags & CLONE_NEWPID)
         check(unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)");
     pid = check(fork(), "fork()");
@@ -1129,6 +1197,7 @@ static void create_container(struct container *c)
     if (c->use_cgroups)
         apply_cgroup_limits(c);
     send_message(to_child[1], 'G', NULL);
+    step = "create";
     if (!receive_message(to_parent[0], 'R', &m))
         init_died(c);
 
@@ -1486,6 +1555,31 @@ static void child_main(struct container *c, int from_parent, int to_parent)
 }
 
 /*
+ * Joins the namespace file JOIN->path, which must be of type JOIN->type.
+ * O_NONBLOCK keeps a FIFO given by mistake from blocking the open, and
+ * NS_GET_NSTYPE tells a namespace file from any other file.
+ */
+static void join_namespace(const struct namespace_join *join)
+{
+    char wanted[128];
+    int fd, type;
+
+    fd = check(open(join->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC),
+               "open(\"%s\")", join->path);
+    type = ioctl(fd, NS_GET_NSTYPE);
+    if (type < 0 && errno == ENOTTY)
+        fail("namespace path %s is not a namespace file (such as "
+             "/proc/PID/ns/net)",
+             join->path);
+    snprintf(wanted, sizeof wanted, "%s", namespace_names(join->type));
+    if (type >= 0 && type != join->type)
+        fail("namespace path %s is a %s namespace, not %s", join->path,
+             namespace_names(type), wanted);
+    check(setns(fd, join->type), "setns(\"%s\", %s)", join->path, wanted);
+    close(fd);
+}
+
+/*
  * Joins the namespaces given by path and creates the others. setns()
  * on a file of the wrong type fails with EINVAL (setns(2)); it is
  * checked first so that the error can say which type the file has.
@@ -1494,22 +1588,9 @@ static void create_namespaces(struct container *c)
 {
     int flags = c->unshare_flags & ~(CLONE_NEWPID | CLONE_NEWCGROUP);
 
-    for (int k = 0; k < c->njoins; k++) {
-        const struct namespace_join *join = &c->joins[k];
-        int fd, type;
-
-        if (join->type == CLONE_NEWPID)
-            continue; /* joined by the parent */
-        fd = check(open(join->path, O_RDONLY | O_CLOEXEC), "open(\"%s\")",
-                   join->path);
-        type = ioctl(fd, NS_GET_NSTYPE);
-        if (type >= 0 && type != join->type)
-            fail("namespace path %s is a %s namespace, not %s", join->path,
-                 namespace_names(type), namespace_names(join->type));
-        check(setns(fd, join->type), "setns(\"%s\", %s)", join->path,
-              namespace_names(join->type));
-        close(fd);
-    }
+    for (int k = 0; k < c->njoins; k++)
+        if (c->joins[k].type != CLONE_NEWPID) /* the parent joined it */
+            join_namespace(&c->joins[k]);
     if (flags)
         check(unshare(flags), "unshare(%s)", namespace_names(flags));
 }
@@ -1537,7 +1618,8 @@ static void exec_command(struct container *c)
     fprintf(stderr, "crater: execute command: execvp(\"%s\"): %s\n", c->args[0],
             strerror(saved));
     if (saved == ENOENT)
-        fprintf(stderr, "crater: hint: the command is not in the image; "
+        fprintf(stderr, "crater: hint: the command is not in the container's "
+                        "root; "
                         "name it with its full path or check PATH\n");
     _exit(saved == ENOENT ? 127 : 126);
 }
@@ -1639,8 +1721,8 @@ static void lock_image(struct container *c, int fd)
         die("flock(\"%s\")", c->root_path);
     holder = find_lock_holder(fd);
     if (holder)
-        fail("image %s is in use by another container (lock taken by pid "
-             "%d)%s",
+        fail("image %s is in use by another container (locked by the crater "
+             "process %d that created it)%s",
              c->root_path, holder,
              c->readonly ? "" : "; --read-only runs may share an image");
     fail("image %s is in use by another container", c->root_path);
@@ -1887,26 +1969,43 @@ static void add_default_mounts(struct container *c)
         c->readonly_paths[c->nreadonly++] = default_readonly[k];
 }
 
-/* Creates the mount point TARGET for a mount of SOURCE: dir or file. */
-static void make_mount_point(const char *target, const char *source, int bind)
-{
-    struct stat st;
-    char parent[PATH_MAX];
-    int fd;
+/*
+ * Creates the mount point TARGET below ROOTFS for a mount of SOURCE: a
+ * file for a bind mount of a file, else a directory, with any missing
+ * parents. It goes one path component at a time, and each one that
+ * exists must resolve inside ROOTFS, so that a symbolic link in the image
+ * cannot make crater create anything on the host.
+ */
+static void check_inside(const char *rootfs, const char *target);
 
-    if (!bind || stat(source, &st) < 0 || S_ISDIR(st.st_mode)) {
-        make_dirs(target, 0755);
-        return;
+static void make_mount_point(const char *rootfs, const char *target,
+                             const char *source, int bind)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    int file = bind && stat(source, &st) == 0 && !S_ISDIR(st.st_mode);
+
+    snprintf(path, sizeof path, "%s", target);
+    for (char *end = path + strlen(rootfs) + 1;; end++) {
+        if (*end != '/' && *end != '\0')
+            continue;
+        char saved = *end;
+        *end = '\0';
+        if (lstat(path, &st) == 0) {
+            check_inside(rootfs, path);
+        } else if (!saved && file) {
+            int fd = check(
+                open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                     0644),
+                "open(\"%s\", O_CREAT) mount point", path);
+            close(fd);
+        } else {
+            check(mkdir(path, 0755), "mkdir(\"%s\") mount point", path);
+        }
+        *end = saved;
+        if (!saved)
+            break;
     }
-    /* A file is bind-mounted onto a file. */
-    snprintf(parent, sizeof parent, "%s", target);
-    *strrchr(parent, '/') = '\0';
-    make_dirs(parent, 0755);
-    fd = open(target, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0 && errno != EISDIR)
-        die("create mount point: open(\"%s\", O_CREAT)", target);
-    if (fd >= 0)
-        close(fd);
 }
 
 /*
@@ -1917,12 +2016,15 @@ static void make_mount_point(const char *target, const char *source, int bind)
  */
 static void check_inside(const char *rootfs, const char *target)
 {
-    char resolved[PATH_MAX];
-    size_t length = strlen(rootfs);
+    char resolved[PATH_MAX], root[PATH_MAX];
+    size_t length;
 
+    if (!realpath(rootfs, root))
+        die("realpath(\"%s\")", rootfs);
     if (!realpath(target, resolved))
         die("realpath(\"%s\")", target);
-    if (strncmp(resolved, rootfs, length) != 0 ||
+    length = strlen(root);
+    if (strncmp(resolved, root, length) != 0 ||
         (resolved[length] != '/' && resolved[length] != '\0'))
         fail("mount point %s resolves to %s, outside the container's root",
              target, resolved);
@@ -2002,8 +2104,7 @@ static void mount_filesystems(struct container *c, const char *rootfs)
         else
             snprintf(source, sizeof source, "%s", m->source);
 
-        make_mount_point(target, source, bind);
-        check_inside(rootfs, target);
+        make_mount_point(rootfs, target, source, bind);
 
         if (strcmp(m->type, "cgroup") == 0) {
             mount_cgroup_fs(m, target);
@@ -2304,8 +2405,12 @@ static void plan_cgroup(struct container *c)
 
         char copy[PATH_MAX], *rest = copy, *part;
 
-        snprintf(name, sizeof name, "%s", p);
-        name[strcspn(name, ":")] = '\0'; /* systemd's "slice:prefix:name" */
+        /* systemd's "SLICE:PREFIX:NAME" is the scope SLICE/PREFIX-NAME. */
+        char slice[PATH_MAX], prefix[PATH_MAX], scope[PATH_MAX];
+        if (sscanf(p, "%4095[^:]:%4095[^:]:%4095s", slice, prefix, scope) == 3)
+            snprintf(name, sizeof name, "%s/%s-%s.scope", slice, prefix, scope);
+        else
+            snprintf(name, sizeof name, "%s", p);
         snprintf(copy, sizeof copy, "%s", name);
         while ((part = strsep(&rest, "/")))
             if (!*part || strcmp(part, ".") == 0 || strcmp(part, "..") == 0)
@@ -2358,7 +2463,9 @@ static void plan_cgroup(struct container *c)
             *strrchr(line, '/') = '\0';
         }
         if (access(cgroup.leaf[k], F_OK) == 0)
-            fail("cgroup %s already exists: another container uses it",
+            fail("cgroup %s already exists: another container uses it, or "
+                 "one that crater could not clean up (crater delete --force "
+                 "ID removes it)",
                  cgroup.leaf[k]);
     }
 }
@@ -2444,7 +2551,10 @@ static void apply_cgroup_limits(struct container *c)
     if (c->memory_limit < 0)
         snprintf(shown[1], sizeof shown[1], "max");
     else
-        snprintf(shown[1], sizeof shown[1], "%lldMB", c->memory_limit >> 20);
+        snprintf(shown[1], sizeof shown[1],
+                 c->memory_limit >= 1 << 20 ? "%lldMB" : "%lldKB",
+                 c->memory_limit >= 1 << 20 ? c->memory_limit >> 20
+                                            : c->memory_limit >> 10);
     if (c->cpu_quota < 0)
         snprintf(shown[2], sizeof shown[2], "max");
     else
@@ -3332,6 +3442,8 @@ static void config_linux(struct container *c, struct json *config)
                          "an object");
     c->memory_limit = config_integer(group, "linux.resources.memory.limit", -1,
                                      LLONG_MAX, -1);
+    if (c->memory_limit == 0)
+        c->memory_limit = -1; /* 0 means no limit, as runc reads it */
     group = config_field(resources, "linux.resources.cpu", JSON_OBJECT,
                          "an object");
     c->cpu_quota =
@@ -3413,7 +3525,12 @@ static void load_config(struct container *c, const char *bundle)
     c->readonly = config_bool(root_section, "root.readonly");
 
     config_process(c, config);
+    if (c->args[0] == NULL)
+        fail("config.json: process.args is missing or empty");
     c->hostname = config_string(config, "hostname");
+    if (c->hostname && strlen(c->hostname) > 64)
+        fail("config.json: hostname '%s' is longer than 64 characters",
+             c->hostname);
     config_mounts(c, config);
     config_linux(c, config);
     if (c->hostname && *c->hostname && !(c->unshare_flags & CLONE_NEWUTS))
@@ -3470,7 +3587,8 @@ static int cmd_exec(int argc, char **argv)
                             value);
             cwd = value;
         } else {
-            usage_error("unknown option '%s' for exec", argv[i]);
+            usage_error("unknown option '%s' for exec%s", argv[i],
+                        global_hint(argv[i]));
         }
     }
     if (argc - i < 2)
