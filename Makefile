@@ -8,6 +8,7 @@
 #   make gdb        step through `crater run` in gdb, stage by stage
 #   make vm-test    the test suite in a qemu VM on cgroup v2
 #   make vm         the same VM with a shell, to try crater in
+#   sudo make bench start-to-exit time and memory next to runc
 
 CC_MUSL ?= musl-gcc
 # snprintf() into PATH_MAX buffers may truncate a path longer than the
@@ -54,6 +55,12 @@ vm: crater
 	@[ -f vm-test.img ] || ./mkimage.sh --busybox -s 64 -o vm-test.img
 	vm/run.sh shell --crater ./crater --image vm-test.img
 
+# Start-to-exit time, memory, size and concurrency next to runc; writes
+# bench/RESULTS.md (bench/bench.sh --quick prints a short run instead).
+bench:
+	tools/deps.sh test
+	bench/bench.sh
+
 gdb: crater-debug
 	@[ -f $(IMAGE) ] || ./mkimage.sh --busybox -s 64 -o $(IMAGE)
 	gdb -q -x tools/stages.gdb --args ./crater-debug run --image $(IMAGE) /bin/sh
@@ -61,7 +68,7 @@ gdb: crater-debug
 clean:
 	rm -f crater crater-debug
 
-.PHONY: all debug demo test vm-test vm gdb clean
+.PHONY: all debug demo test vm-test vm gdb bench clean
 
 # Sanitizers need the host's C library: musl does not support them.
 SANITIZE = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer
@@ -72,10 +79,13 @@ crater-asan: crater.c syscalls.h
 sanitize: crater-asan
 
 # The test suite with the AddressSanitizer and UBSan build. LeakSanitizer
-# is off: its tracer is a child process, which after crater's
-# unshare(CLONE_NEWPID) would start in the container's PID namespace.
+# and the symbolizer are off: both are child processes, which after
+# crater's unshare(CLONE_NEWPID) would start in the container's PID
+# namespace, and fail there once its init has exited. Reports show raw
+# addresses: addr2line -e crater-asan turns them into lines.
 sanitize-test: crater-asan
-	ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1 \
+	ASAN_OPTIONS=detect_leaks=0:symbolize=0 \
+	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:symbolize=0 \
 	  CRATER=$(CURDIR)/crater-asan CRATER_SANITIZE=1 ./test.sh
 
 # The config.json parser under libFuzzer: FUZZ_SECONDS of fuzzing, with
