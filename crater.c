@@ -79,7 +79,7 @@
 extern char **environ;
 
 /*
- * The container, as crater sees it: everything the options or config.json
+ * The container as crater models it: everything the options or config.json
  * ask for, plus the runtime facts that the parent learns while creating it.
  * The strings point into argv or into the parsed config.json, both of
  * which live until crater exits, so nothing here is ever freed.
@@ -567,7 +567,7 @@ struct run_options {
 /*
  * Parses run's options into C and OPTIONS. Sets *first_arg to the first
  * word after them and *bundle_mode when run is to read a bundle: with
- * --bundle, or with one ID-like word in a folder that holds config.json.
+ * --bundle, or with one ID-like word in a folder that contains config.json.
  */
 static void parse_run(struct container *c, struct run_options *o, int argc,
                       char **argv, int *first_arg, int *bundle_mode)
@@ -1193,7 +1193,7 @@ static void create_container(struct container *c)
         init_died(c);
     snprintf(c->loop_device, sizeof c->loop_device, "%s", m.text);
     if (c->root_is_image)
-        close(c->image_fd); /* the loop device holds it now */
+        close(c->image_fd); /* the loop device keeps a reference */
     if (c->use_cgroups)
         apply_cgroup_limits(c);
     send_message(to_child[1], 'G', NULL);
@@ -1537,7 +1537,7 @@ static void child_main(struct container *c, int from_parent, int to_parent)
     close(to_parent);
 
     /*
-     * Wait until start writes its byte. poll() sees no hang-up before a
+     * Wait until start writes its byte. poll() reports no hang-up before a
      * writer has opened the FIFO, so an early wake-up cannot happen.
      */
     struct pollfd wait_for = {.fd = reader, .events = POLLIN};
@@ -1821,7 +1821,7 @@ static void mount_root(struct container *c, const char *target)
     step = "attach image";
     loop = attach_loop(c, c->image_fd, c->loop_device, sizeof c->loop_device);
     say("Child: Attaching %s to %s", c->root_path, c->loop_device);
-    close(c->image_fd); /* the loop device holds it now */
+    close(c->image_fd); /* the loop device keeps a reference */
 
     step = "mount image";
     check(mount(c->loop_device, target, "ext4", c->readonly ? MS_RDONLY : 0,

@@ -112,7 +112,7 @@ struct nlmsghdr {
 /* The kernel's reply to NLM_F_ACK: error 0, or a negative errno. */
 struct nlmsgerr {
     int error;
-    struct nlmsghdr msg; /* the request it answers */
+    struct nlmsghdr msg; /* the request it acknowledges */
 };
 
 #define NLMSG_ALIGN(len) (((len) + 3U) & ~3U)

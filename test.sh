@@ -149,7 +149,7 @@ cgroup_dirs() {
 }
 BASE_PID_NS=$(pid_namespaces)
 BASE_CGROUPS=$(cgroup_dirs)
-# The pattern file holds one line that no path matches, since busybox's
+# The pattern file contains one line that no path matches, since busybox's
 # grep -v -f with an empty file would match every line.
 { echo "(none)"; echo "$BASE_CGROUPS"; } >"$TMP/cgroups.before"
 
