@@ -14,21 +14,29 @@
  *
  *   parent                               child
  *   1  read the options, make ROOT/ID/
- *   2  fork the cleanup watcher
+ *   2  fork the cleanup watcher, open
+ *      and lock the image
  *   3  unshare(CLONE_NEWPID), fork  ---> 4  unshare mount, UTS, IPC, net
+ *                                           "Successfully isolated ..."
  *                                        5  make / private, attach the image
  *                                           to a loop device, mount ext4
+ *                                           "Child: Attaching ..."
  *                                        6  mount /proc, /sys, /dev, ...
  *                                        7  pivot_root into the image
  *   8  cgroup: mkdir, limits, move  <---    (waits for the parent)
- *                                   ---> 9  bring up lo, set the host name
+ *      "Parent: Cgroup limits ..."   ---> 9  bring up lo, set the host name
  *   10 write ROOT/ID/state.json          11 wait on ROOT/ID/exec.fifo
  *   12 write to exec.fifo           ---> 13 execve the command
+ *                                           "Child: Environment isolated..."
  *   14 wait, forward signals, clean up
  *
- * `crater create` stops after step 10 and `crater start` does step 12, as
- * runc does; `crater run` does all of it. The same functions serve an ext4
+ * The quoted words are the progress lines each step prints. `crater
+ * create` stops after step 10 and `crater start` does step 12, as runc
+ * does; `crater run` does all of it. The same functions serve an ext4
  * image given on the command line and an OCI bundle's config.json.
+ *
+ * On a first reading, sections 1 to 7 tell the whole story; section 9,
+ * the JSON parser, can wait.
  *
  * Contents, in reading order:
  *   1. Commands: main, run, create, start, state, kill, delete, list, exec
