@@ -191,6 +191,7 @@ static void check_id(const char *id);
 /* Section 2: creating a container. */
 static void create_container(struct container *c);
 static void start_container(struct container *c);
+static void forward_signals(pid_t pid);
 static int wait_container(struct container *c);
 static void destroy_container(struct container *c);
 static void watch_container(struct container *c);
@@ -733,6 +734,7 @@ static int cmd_run(int argc, char **argv)
     }
 
     create_container(&c);
+    forward_signals(c.pid);
     start_container(&c);
     status = wait_container(&c);
     destroy_container(&c);
@@ -1274,17 +1276,25 @@ static const int forwarded_signals[] = {
     SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2,
 };
 
-/* Waits for the init to exit and returns crater's exit status for it. */
-static int wait_container(struct container *c)
+/*
+ * Passes the forwarded signals on to PID from now on. run calls it before
+ * it starts the command, so that no signal sent after that is lost.
+ */
+static void forward_signals(pid_t pid)
 {
     struct sigaction action = {.sa_handler = forward_signal,
                                .sa_flags = SA_RESTART};
-    int status;
-    pid_t pid;
 
-    forward_to = c->pid;
+    forward_to = pid;
     for (size_t k = 0; k < COUNT(forwarded_signals); k++)
         sigaction(forwarded_signals[k], &action, NULL);
+}
+
+/* Waits for the init to exit and returns crater's exit status for it. */
+static int wait_container(struct container *c)
+{
+    int status;
+    pid_t pid;
 
     step = "wait";
     do
@@ -3654,6 +3664,7 @@ static int cmd_exec(int argc, char **argv)
     }
     c.pid = pid;
     c.use_cgroups = 0;
+    forward_signals(pid);
     status = wait_container(&c);
     return status;
 }
