@@ -1142,17 +1142,12 @@ static void create_container(struct container *c)
              "%d bytes; use at most %d characters",
              strlen(c->id), NAME_MAX, NAME_MAX - (int)strlen("crater-"));
     make_dirs(state_root, 0700);
-    state_path(c->state_dir, sizeof c->state_dir, c->id, NULL);
-    if (trace(mkdir(c->state_dir, 0700), "mkdir(\"%s\", 0700)", c->state_dir) <
-        0) {
-        if (errno == EEXIST)
-            fail("container '%s' already exists (%s): delete it first or "
-                 "pick another ID",
-                 c->id, c->state_dir);
-        die("mkdir(\"%s\", 0700)", c->state_dir);
-    }
 
-    /* From here on, the watcher undoes everything if crater dies. */
+    /*
+     * The watcher makes ROOT/ID, so that it knows whether the directory
+     * is its to remove at any moment crater may die. From here on, it
+     * undoes everything if crater dies.
+     */
     watch_container(c);
 
     /*
@@ -1351,16 +1346,30 @@ static void destroy_container(struct container *c)
  */
 static void watch_container(struct container *c)
 {
-    int fds[2], null;
+    int fds[2], reply[2], null, error = 0;
     pid_t init = 0;
     char command = 0;
 
     step = "start cleanup watcher";
     check(pipe2(fds, O_CLOEXEC), "pipe2(watcher)");
+    check(pipe2(reply, O_CLOEXEC), "pipe2(watcher reply)");
     watcher_pid = check(fork(), "fork() cleanup watcher");
     if (watcher_pid > 0) {
         close(fds[0]);
+        close(reply[1]);
         watcher_fd = fds[1];
+
+        /* The watcher's mkdir of ROOT/ID is the lock on the ID. */
+        step = "create state directory";
+        if (read(reply[0], &error, sizeof error) != sizeof error)
+            fail("the cleanup watcher exited before it made %s", c->state_dir);
+        close(reply[0]);
+        errno = error;
+        if (error == EEXIST)
+            fail("container '%s' already exists (%s): delete it first or "
+                 "pick another ID",
+                 c->id, c->state_dir);
+        check(error ? -1 : 0, "mkdir(\"%s\", 0700)", c->state_dir);
         return;
     }
 
@@ -1381,6 +1390,17 @@ static void watch_container(struct container *c)
         close(null);
     }
     prctl(PR_SET_NAME, "crater-watcher");
+
+    /* A crater killed from here on leaves a directory to remove. */
+    if (mkdir(c->state_dir, 0700) < 0)
+        error = errno;
+    /* When crater has died, this write fails and the read below ends. */
+    ssize_t sent = write(reply[1], &error, sizeof error);
+    (void)sent;
+    if (error)
+        _exit(0);
+    close(reply[0]);
+    close(reply[1]);
 
     if (read(fds[0], &init, sizeof init) == sizeof init &&
         read(fds[0], &command, 1) == 1 && command == 'D')
