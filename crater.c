@@ -13,9 +13,10 @@
  * host's namespaces; the child becomes PID 1 of the container.
  *
  *   parent                               child
- *   1  read the options, make ROOT/ID/
- *   2  fork the cleanup watcher, open
- *      and lock the image
+ *   1  read the options
+ *   2  fork the cleanup watcher,
+ *      which makes ROOT/ID/; open and
+ *      lock the image
  *   3  unshare(CLONE_NEWPID), fork  ---> 4  unshare mount, UTS, IPC, net
  *                                           "Successfully isolated ..."
  *                                        5  make / private, attach the image
