@@ -1145,9 +1145,9 @@ static void create_container(struct container *c)
     make_dirs(state_root, 0700);
 
     /*
-     * The watcher makes ROOT/ID, so that it knows whether the directory
-     * is its to remove at any moment crater may die. From here on, it
-     * undoes everything if crater dies.
+     * The watcher makes ROOT/ID itself, so that whenever crater dies the
+     * watcher can tell whether the directory is its own to remove. From here
+     * on, it undoes everything if crater dies.
      */
     watch_container(c);
 
@@ -1341,8 +1341,8 @@ static void destroy_container(struct container *c)
  * crater dies before it is done (by SIGKILL, say), as runc's and crun's
  * monitor processes do. It waits on a pipe that only the parent can
  * write to. The parent sends the init's PID, then 'D' (disarm) once it
- * has cleaned up or handed the container over; end of file without 'D'
- * means crater died, and the watcher kills the init and cleans up. The
+ * has cleaned up or handed the container over. End of file without 'D'
+ * means that crater died, so the watcher kills the init and cleans up. The
  * loop device needs no help: the kernel detaches it by itself.
  */
 static void watch_container(struct container *c)
@@ -1446,7 +1446,7 @@ static void abandon_container(void)
  * child_main runs in the forked child, which is already PID 1 of the new
  * PID namespace. It enters the other namespaces, builds the root file
  * system and waits until crater starts it. Every error here exits the
- * child; the parent sees the pipe close and cleans up.
+ * child. The parent then reads end of file on its pipe and cleans up.
  */
 
 /* Namespace types: name in config.json and /proc/PID/ns, clone flag. */
@@ -1596,7 +1596,7 @@ static void child_main(struct container *c, int from_parent, int to_parent)
 /*
  * Joins the namespace file JOIN->path, which must be of type JOIN->type.
  * O_NONBLOCK keeps a FIFO given by mistake from blocking the open, and
- * NS_GET_NSTYPE tells a namespace file from any other file.
+ * NS_GET_NSTYPE fails on any file that is not a namespace.
  */
 static void join_namespace(const struct namespace_join *join)
 {
@@ -1620,8 +1620,8 @@ static void join_namespace(const struct namespace_join *join)
 
 /*
  * Joins the namespaces given by path and creates the others. setns()
- * on a file of the wrong type fails with EINVAL (setns(2)); it is
- * checked first so that the error can say which type the file has.
+ * on a file of the wrong type fails with EINVAL (setns(2)), so crater
+ * checks the type first and names it in the error.
  */
 static void create_namespaces(struct container *c)
 {
@@ -1842,8 +1842,8 @@ static int attach_loop(struct container *c, int image, char *device,
  * Mounts the container's root at TARGET, a directory in the state
  * directory: an ext4 image through a loop device, or a directory by a
  * recursive bind mount. Either way TARGET becomes a mount point, which
- * pivot_root needs. The host never sees it, since this mount namespace
- * is private.
+ * pivot_root needs. The host's mount table never shows it, because this
+ * mount namespace is private.
  */
 static void mount_root(struct container *c, const char *target)
 {
@@ -1867,7 +1867,7 @@ static void mount_root(struct container *c, const char *target)
                 NULL),
           "mount(\"%s\", \"%s\", \"ext4\", %s)", c->loop_device, target,
           c->readonly ? "MS_RDONLY" : "0");
-    close(loop); /* from now on the mount holds it */
+    close(loop); /* the mount keeps a reference now */
 }
 
 /*

@@ -8,23 +8,28 @@ random_delay() {
     echo "0.$((n / 10))$((n % 10))"
 }
 
+# kill_at_random_moment ARG...: starts crater with ARGs in the background
+# and kills it with SIGKILL after a random delay, kept in DELAY.
+kill_at_random_moment() {
+    "$CRATER" --root "$STATE" "$@" >/dev/null 2>&1 &
+    pid=$!
+    DELAY=$(random_delay)
+    sleep "$DELAY"
+    kill -9 "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+}
+
 # kill -9 of crater at random moments of create, then delete --force:
 # nothing may be left, and the ID must be free again.
 t_kill9_during_create() {
     make_bundle "$TMP/kill-bundle" rootfs /bin/sleep 30 || return 1
     round=0
     while [ $round -lt 50 ]; do
-        "$CRATER" --root "$STATE" create -q --bundle "$TMP/kill-bundle" \
-            kill9 >/dev/null 2>&1 &
-        pid=$!
-        delay=$(random_delay)
-        sleep "$delay"
-        kill -9 "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
+        kill_at_random_moment create -q --bundle "$TMP/kill-bundle" kill9
         crater -q delete --force kill9 ||
             { fail "round $round: delete --force failed"; return 1; }
         check_leaks >"$TMP/leaks" || {
-            fail "round $round, after $delay s: $(cat "$TMP/leaks")"
+            fail "round $round, after $DELAY s: $(cat "$TMP/leaks")"
             return 1
         }
         round=$((round + 1))
@@ -35,15 +40,9 @@ t_kill9_during_create() {
 t_kill9_during_run_50() {
     round=0
     while [ $round -lt 50 ]; do
-        "$CRATER" --root "$STATE" run -q --image "$IMAGE" /bin/sleep 30 \
-            >/dev/null 2>&1 &
-        pid=$!
-        delay=$(random_delay)
-        sleep "$delay"
-        kill -9 "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
+        kill_at_random_moment run -q --image "$IMAGE" /bin/sleep 30
         check_leaks >"$TMP/leaks" || {
-            fail "round $round, after $delay s: $(cat "$TMP/leaks")"
+            fail "round $round, after $DELAY s: $(cat "$TMP/leaks")"
             return 1
         }
         round=$((round + 1))

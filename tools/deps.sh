@@ -6,7 +6,7 @@
 #   tools/deps.sh vm       the same, plus qemu for the cgroup v2 VM
 #
 # Installs the missing Debian packages with apt-get where apt-get exists,
-# and says so. Elsewhere it stops and names the packages to install.
+# and prints which. Elsewhere it stops and names the packages to install.
 set -u
 
 what=${1:-build}
