@@ -17,22 +17,24 @@
  *   2  fork the cleanup watcher,
  *      which makes ROOT/ID/; open and
  *      lock the image
- *   3  unshare(CLONE_NEWPID), fork  ---> 4  unshare mount, UTS, IPC, net
+ *   3  cgroup: mkdir, write limits
+ *      "Parent: Cgroup limits ..."
+ *   4  unshare(CLONE_NEWPID), fork  ---> 5  join the cgroup
+ *                                        6  unshare mount, UTS, IPC, net
  *                                           "Successfully isolated ..."
- *                                        5  make / private, attach the image
+ *                                        7  make / private, attach the image
  *                                           to a loop device, mount ext4
  *                                           "Child: Attaching ..."
- *                                        6  mount /proc, /sys, /dev, ...
- *                                        7  pivot_root into the image
- *   8  cgroup: mkdir, limits, move  <---    (waits for the parent)
- *      "Parent: Cgroup limits ..."   ---> 9  bring up lo, set the host name
- *   10 write ROOT/ID/state.json          11 wait on ROOT/ID/exec.fifo
- *   12 write to exec.fifo           ---> 13 execve the command
+ *                                        8  mount /proc, /sys, /dev, ...
+ *                                        9  pivot_root into the image
+ *                                        10 bring up lo, set the host name
+ *   11 write ROOT/ID/state.json   <---   12 wait on ROOT/ID/exec.fifo
+ *   13 write to exec.fifo         --->   14 execve the command
  *                                           "Child: Environment isolated..."
- *   14 wait, forward signals, clean up
+ *   15 wait, forward signals, clean up
  *
  * The quoted words are the progress lines each step prints. `crater
- * create` stops after step 10 and `crater start` does step 12, as runc
+ * create` stops after step 12 and `crater start` does step 13, as runc
  * does; `crater run` does all of it. The same functions serve an ext4
  * image given on the command line and an OCI bundle's config.json.
  *
@@ -219,6 +221,7 @@ static void add_default_mounts(struct container *c);
 /* Section 6: cgroups. */
 static void plan_cgroup(struct container *c);
 static void apply_cgroup_limits(struct container *c);
+static void join_cgroup(char leaves[][PATH_MAX], int nleaves);
 static void remove_cgroup(struct container *c);
 static int cgroup_oom_killed(void);
 
@@ -1002,8 +1005,7 @@ static int cmd_list(int argc, char **argv)
  * The parent and the child talk over two pipes in fixed-size messages
  * (one write each, below PIPE_BUF, so the kernel never splits them):
  *
- *   child -> parent  'M' + loop device   root mounted, cgroup wanted
- *   parent -> child  'G'                 cgroup ready, go on
+ *   child -> parent  'M' + loop device   root mounted
  *   child -> parent  'R'                 ready, waiting on exec.fifo
  *   parent -> child  'K'                 create only: outlive crater
  *   child -> parent  'k'                 death signal cleared
@@ -1171,6 +1173,10 @@ static void create_container(struct container *c)
     check(pipe2(to_child, O_CLOEXEC), "pipe2(to_child)");
     check(pipe2(to_parent, O_CLOEXEC), "pipe2(to_parent)");
 
+    /* The cgroup exists before the init: its first step is to join it. */
+    if (c->use_cgroups)
+        apply_cgroup_limits(c);
+
     /*
      * A new PID namespace applies to the children of the caller, not to
      * the caller itself (pid_namespaces(7)), so the parent stays in the
@@ -1193,17 +1199,13 @@ static void create_container(struct container *c)
     close(to_child[0]);
     close(to_parent[1]);
 
-    /* The child mounts its root, then needs its cgroup. */
+    /* The child mounts its root, then gets ready to run the command. */
     step = "create";
     if (!receive_message(to_parent[0], 'M', &m))
         init_died(c);
     snprintf(c->loop_device, sizeof c->loop_device, "%s", m.text);
     if (c->root_is_image)
         close(c->image_fd); /* the loop device keeps a reference */
-    if (c->use_cgroups)
-        apply_cgroup_limits(c);
-    send_message(to_child[1], 'G', NULL);
-    step = "create";
     if (!receive_message(to_parent[0], 'R', &m))
         init_died(c);
 
@@ -1516,6 +1518,9 @@ static void child_main(struct container *c, int from_parent, int to_parent)
     close_other_fds(from_parent, to_parent,
                     c->root_is_image ? c->image_fd : -1);
 
+    /* Into the cgroup first, so that everything from here on counts. */
+    if (c->use_cgroups)
+        join_cgroup(c->leaves, c->nleaves);
     create_namespaces(c);
     say("Successfully isolated namespaces!");
 
@@ -1543,10 +1548,8 @@ static void child_main(struct container *c, int from_parent, int to_parent)
     pivot_into_root(rootfs);
     mask_paths(c);
 
-    /* The root is ready: crater now puts this process into its cgroup. */
+    /* The root is ready: tell crater which loop device holds it. */
     send_message(to_parent, 'M', c->loop_device);
-    if (!receive_message(from_parent, 'G', &m))
-        exit(125);
     if (c->unshare_flags & CLONE_NEWCGROUP) {
         step = "create cgroup namespace";
         check(unshare(CLONE_NEWCGROUP), "unshare(CLONE_NEWCGROUP)");
@@ -2546,10 +2549,13 @@ static void enable_controllers(const char *dir)
     }
 }
 
-/* Creates the cgroup, writes the limits and moves the init into it. */
+/*
+ * Creates the cgroup and writes the limits, before the init exists; the
+ * init then joins the cgroup itself (join_cgroup).
+ */
 static void apply_cgroup_limits(struct container *c)
 {
-    char path[PATH_MAX], value[64], pid[16];
+    char path[PATH_MAX], value[64];
     char shown[3][32];
 
     step = "apply cgroup limits";
@@ -2578,15 +2584,10 @@ static void apply_cgroup_limits(struct container *c)
         check(write_file(path, value), "write(\"%s\", \"%s\")", path, value);
     }
 
-    /* cgroup.procs takes one PID per write and moves that process. */
-    snprintf(pid, sizeof pid, "%d", (int)c->pid);
-    for (int k = 0; k < CONTROLLERS; k++) {
-        if (k > 0 && strcmp(cgroup.leaf[k], cgroup.leaf[k - 1]) == 0)
-            continue;
-        snprintf(path, sizeof path, "%s/cgroup.procs", cgroup.leaf[k]);
-        check(write_file(path, pid), "write(\"%s\", \"%s\")", path, pid);
-        snprintf(c->leaves[c->nleaves++], PATH_MAX, "%s", cgroup.leaf[k]);
-    }
+    /* The leaves the init joins: one per hierarchy (one on v2). */
+    for (int k = 0; k < CONTROLLERS; k++)
+        if (k == 0 || strcmp(cgroup.leaf[k], cgroup.leaf[k - 1]) != 0)
+            snprintf(c->leaves[c->nleaves++], PATH_MAX, "%s", cgroup.leaf[k]);
 
     snprintf(shown[0], sizeof shown[0], c->pids_limit < 0 ? "max" : "%lld",
              c->pids_limit);
@@ -2605,6 +2606,39 @@ static void apply_cgroup_limits(struct container *c)
                      (c->cpu_period > 0 ? c->cpu_period : 100000));
     say("Parent: Cgroup limits (PID=%s, Mem=%s, CPU=%s) applied.", shown[0],
         shown[1], shown[2]);
+}
+
+/*
+ * Moves the calling process into the cgroup directories LEAVES, one per
+ * hierarchy. Writing "0" means "the process that writes" (cgroups(7)).
+ *
+ * Why the process moves itself, and through the tasks file on cgroup
+ * v1: a move through cgroup.procs takes a lock over every process on
+ * the machine (cgroup_threadgroup_rwsem, in kernel/cgroup/cgroup.c),
+ * and taking it for writing first waits for an RCU grace period, about
+ * 10 ms on an idle machine: half the run time of a short container. A
+ * thread that moves only itself, by writing "0" to tasks, cannot fork,
+ * exit or execve meanwhile, so the kernel skips that lock (Linux 6.0;
+ * older kernels take it anyway, and the move is only slower). The init
+ * has one thread, so moving the thread moves the process.
+ *
+ * cgroup v2 has no tasks file, and cgroup.threads moves threads only
+ * within one threaded subtree, so there the whole process moves through
+ * cgroup.procs and pays the wait. NOTE: crun avoids it on cgroup v2 by
+ * creating the init inside its cgroup, with clone3(CLONE_INTO_CGROUP)
+ * (Linux 5.7).
+ */
+static void join_cgroup(char leaves[][PATH_MAX], int nleaves)
+{
+    char path[PATH_MAX];
+
+    step = "join cgroup";
+    for (int k = 0; k < nleaves; k++) {
+        snprintf(path, sizeof path, "%s/tasks", leaves[k]);
+        if (access(path, F_OK) < 0)
+            snprintf(path, sizeof path, "%s/cgroup.procs", leaves[k]);
+        check(write_file(path, "0"), "write(\"%s\", \"0\")", path);
+    }
 }
 
 /*
@@ -3658,15 +3692,8 @@ static int cmd_exec(int argc, char **argv)
         fds[k] = check(open(path, O_RDONLY | O_CLOEXEC), "open(\"%s\")", path);
     }
 
-    /* The cgroup: the same leaves the init was moved into. */
-    step = "join cgroup";
-    snprintf(path, sizeof path, "%d", (int)getpid());
-    for (int k = 0; k < c.nleaves; k++) {
-        char procs[PATH_MAX];
-
-        snprintf(procs, sizeof procs, "%s/cgroup.procs", c.leaves[k]);
-        check(write_file(procs, path), "write(\"%s\", \"%s\")", procs, path);
-    }
+    /* The cgroup: the same leaves the init joined. */
+    join_cgroup(c.leaves, c.nleaves);
 
     step = "join namespaces";
     for (size_t k = 0; k < COUNT(namespace_types); k++) {

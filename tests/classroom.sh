@@ -6,12 +6,12 @@
 # pids_in_namespace_of.
 
 # The stage lines of tools/stages.gdb, in the order crater runs them.
-CLASSROOM_STAGES="1/8 namespaces created
-2/8 loop device attached
-3/8 ext4 mounted
-4/8 /proc /sys /dev mounted
-5/8 pivot_root done
-6/8 cgroup limits written
+CLASSROOM_STAGES="1/8 cgroup joined
+2/8 namespaces created
+3/8 loop device attached
+4/8 ext4 mounted
+5/8 /proc /sys /dev mounted
+6/8 pivot_root done
 7/8 lo up
 8/8 command executed"
 
@@ -121,20 +121,20 @@ run' run -q --image "$IMAGE" /bin/echo staged-output
         "$(grep '^\[Inferior 1 ' "$out")" || return 1
 
     # The lines name the real processes, devices and paths.
-    init=$(classroom_stage_line "$out" 1 |
+    init=$(classroom_stage_line "$out" 2 |
         sed -n 's/.*created: PID \([0-9]*\) (PID 1 inside).*/\1/p')
     if [ -z "$init" ]; then
-        fail "no init PID in: $(classroom_stage_line "$out" 1)"
+        fail "no init PID in: $(classroom_stage_line "$out" 2)"
         return 1
     fi
-    expect_in "stage 2" "/dev/loop" "$(classroom_stage_line "$out" 2)" ||
+    expect_in "stage 1" "PID $init (PID 1 inside) moved itself into" \
+        "$(classroom_stage_line "$out" 1)" || return 1
+    expect_in "stage 3" "/dev/loop" "$(classroom_stage_line "$out" 3)" ||
         return 1
-    expect_in "stage 2" "is bound to $IMAGE" \
-        "$(classroom_stage_line "$out" 2)" || return 1
-    expect_in "stage 3" "mounted on $STATE/" \
+    expect_in "stage 3" "is bound to $IMAGE" \
         "$(classroom_stage_line "$out" 3)" || return 1
-    expect_in "stage 6" "moved PID $init into" \
-        "$(classroom_stage_line "$out" 6)" || return 1
+    expect_in "stage 4" "mounted on $STATE/" \
+        "$(classroom_stage_line "$out" 4)" || return 1
     expect_in "stage 7" "nsenter -t $init -n" \
         "$(classroom_stage_line "$out" 7)" || return 1
     expect_in "stage 8" "PID $init (PID 1 inside) now runs /bin/echo \

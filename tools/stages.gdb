@@ -15,18 +15,19 @@
 # The stages, in the order crater runs them (child_main and
 # create_container). Each stop is at the return of the function:
 #
-#   1/8  namespaces created       create_namespaces    container init
-#   2/8  loop device attached     attach_loop          container init
-#   3/8  ext4 mounted             mount_root           container init
-#   4/8  /proc /sys /dev mounted  mount_filesystems    container init
-#   5/8  pivot_root done          pivot_into_root      container init
-#   6/8  cgroup limits written    apply_cgroup_limits  crater (the parent)
+#   1/8  cgroup joined            join_cgroup          container init
+#   2/8  namespaces created       create_namespaces    container init
+#   3/8  loop device attached     attach_loop          container init
+#   4/8  ext4 mounted             mount_root           container init
+#   5/8  /proc /sys /dev mounted  mount_filesystems    container init
+#   6/8  pivot_root done          pivot_into_root      container init
 #   7/8  lo up                    bring_up_loopback    container init
 #   8/8  command executed         catch exec           the command's process
 #
-# A run without an image (a bundle with a directory root) skips stage 2,
-# --no-cgroups skips stage 6, and a run that keeps the host's network
-# namespace skips stage 7.
+# --no-cgroups skips stage 1, a run without an image (a bundle with a
+# directory root) skips stage 3, and a run that keeps the host's network
+# namespace skips stage 7. crater (the parent) has written the cgroup's
+# limits before it forks the init, which joins the cgroup first.
 #
 # crater runs as three processes (four with --init), and gdb treats each
 # one differently:
@@ -159,15 +160,15 @@ def describe_pivot(session, container):
 
 
 def describe_cgroup(session, container):
-    init_pid = int(container["pid"])
+    init_pid = session.init_pid
     leaves = [container["leaves"][k].string()
               for k in range(int(container["nleaves"]))]
     files = [leaf + "/" + name for leaf in leaves for name in LIMIT_FILES
              if os.path.exists(leaf + "/" + name)]
-    return ("crater (PID %d) wrote the limits and moved PID %d into %s. "
-            "See: cat /proc/%d/cgroup %s"
-            % (session.crater_pid, init_pid, " ".join(leaves), init_pid,
-               " ".join(files)))
+    return ("PID %d (PID %s inside) moved itself into %s, whose limits "
+            "crater (PID %d) wrote. See: cat /proc/%d/cgroup %s"
+            % (init_pid, inside_pid(init_pid), " ".join(leaves),
+               session.crater_pid, init_pid, " ".join(files)))
 
 
 def describe_loopback(session, container):
@@ -191,15 +192,14 @@ class Stage:
 
 
 STAGES = (
-    Stage(1, "namespaces created", "create_namespaces",
+    Stage(1, "cgroup joined", "join_cgroup", describe_cgroup),
+    Stage(2, "namespaces created", "create_namespaces",
           describe_namespaces),
-    Stage(2, "loop device attached", "attach_loop", describe_loop),
-    Stage(3, "ext4 mounted", "mount_root", describe_root_mount),
-    Stage(4, "/proc /sys /dev mounted", "mount_filesystems",
+    Stage(3, "loop device attached", "attach_loop", describe_loop),
+    Stage(4, "ext4 mounted", "mount_root", describe_root_mount),
+    Stage(5, "/proc /sys /dev mounted", "mount_filesystems",
           describe_filesystems),
-    Stage(5, "pivot_root done", "pivot_into_root", describe_pivot),
-    Stage(6, "cgroup limits written", "apply_cgroup_limits",
-          describe_cgroup),
+    Stage(6, "pivot_root done", "pivot_into_root", describe_pivot),
     Stage(7, "lo up", "bring_up_loopback", describe_loopback),
 )
 EXECUTED = Stage(8, "command executed", None, None)
@@ -216,7 +216,8 @@ class StageReturn(gdb.FinishBreakpoint):
 
     def stop(self):
         session = self.session
-        if self.stage.number == 1:
+        if self.stage.number <= 2 and not session.init_pid:
+            # Stage 1 or, with --no-cgroups, 2: the first in the init.
             session.init_pid = gdb.selected_inferior().pid
         try:
             container = read_container(session.container)
