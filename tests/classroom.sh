@@ -183,16 +183,18 @@ continue' run -q --image "$IMAGE" /bin/echo staged-output
     expect_in "crater's exit" "exited normally" \
         "$(grep '^\[Inferior 1 ' "$out")" || return 1
 
-    # Two continues: three stages, then gdb ends and kills crater. The
+    # Three continues: four stages, then gdb ends and kills crater. The
     # detached cleanup watcher then removes the container, and run_test
-    # checks that nothing is left.
+    # checks that nothing is left. (Stage 3 happens inside stage 4's
+    # function, so gdb ending at stage 3 would print stage 4 as not done.)
     classroom_gdb "$out" 'run
+continue
 continue
 continue' run -q --image "$IMAGE" /bin/echo staged-output
     expect_eq "stages before gdb ends" "$(echo "$CLASSROOM_STAGES" |
-        head -n 3)" "$(classroom_stages "$out")" || { cat "$out"; return 1; }
+        head -n 4)" "$(classroom_stages "$out")" || { cat "$out"; return 1; }
     if grep -qx staged-output "$out"; then
-        fail "the command ran although gdb ended at stage 3"
+        fail "the command ran although gdb ended at stage 4"
         return 1
     fi
 }
