@@ -11,13 +11,14 @@
 #   sudo make bench start-to-exit time and memory next to runc
 
 CC_MUSL ?= musl-gcc
-# snprintf() into PATH_MAX buffers may truncate a path longer than the
-# kernel accepts anyway; gcc's warning about it is switched off.
-WARNINGS = -Wall -Wextra -Werror -Wno-format-truncation
+WARNINGS = -Wall -Wextra -Werror
 # Each function and object in a section of its own lets the linker drop
-# the parts of musl that crater never calls.
+# the parts of musl that crater never calls. -z noseparate-code keeps
+# code and read-only data in one segment instead of padding each to a
+# page of its own, which saves 4 KiB of alignment.
 CFLAGS_RELEASE = -Os -static -s -ffunction-sections -fdata-sections \
-	-Wl,--gc-sections -fno-asynchronous-unwind-tables $(WARNINGS)
+	-Wl,--gc-sections -fno-asynchronous-unwind-tables \
+	-Wl,-z,noseparate-code $(WARNINGS)
 CFLAGS_DEBUG = -O0 -g3 -static $(WARNINGS)
 IMAGE ?= container_disk.img
 

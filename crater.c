@@ -271,6 +271,15 @@ static void fail(const char *fmt, ...)
     __attribute__((noreturn, format(printf, 1, 2)));
 static void usage_error(const char *fmt, ...)
     __attribute__((noreturn, format(printf, 1, 2)));
+static int format(char *buf, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int vformat(char *buf, size_t size, const char *fmt, va_list ap);
+static void print(FILE *out, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void vprint(FILE *out, const char *fmt, va_list ap);
+static int split_fields(char *line, char **fields, int max);
+static int split_mountinfo(char *line, char **root, char **point, char **type,
+                           char **super);
 static int write_file(const char *path, const char *value);
 static int read_file(const char *path, char *buf, size_t len);
 static void make_dirs(const char *path, mode_t mode);
@@ -333,7 +342,7 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
             usage(stdout), exit(0);
         else if (strcmp(argv[i], "--version") == 0)
-            printf("crater version %s\nspec: %s\n", CRATER_VERSION,
+            print(stdout, "crater version %s\nspec: %s\n", CRATER_VERSION,
                    OCI_VERSION),
                 exit(0);
         else
@@ -359,7 +368,7 @@ int main(int argc, char **argv)
 
 static void usage(FILE *out)
 {
-    fprintf(
+    print(
         out,
         "usage: crater [--root DIR] [-v|-q] COMMAND [OPTIONS] [ARGS]\n"
         "\n"
@@ -387,8 +396,8 @@ static void usage(FILE *out)
         "OCI lifecycle (runc-compatible), state under --root (default\n"
         "/run/crater):\n");
     for (size_t k = 0; k < COUNT(commands); k++)
-        fprintf(out, "  crater %s %s\n", commands[k].name, commands[k].usage);
-    fprintf(out,
+        print(out, "  crater %s %s\n", commands[k].name, commands[k].usage);
+    print(out,
             "\nExit status: the command's status, 128+N when it was "
             "killed by signal N;\n"
             "run, exec: 125 when crater fails, 126 when the command cannot "
@@ -432,7 +441,7 @@ static const char *absolute_root(const char *root)
         return root;
     if (!getcwd(cwd, sizeof cwd))
         die("getcwd()");
-    snprintf(path, sizeof path, "%s/%s", cwd, root);
+    format(path, sizeof path, "%s/%s", cwd, root);
     return path;
 }
 
@@ -503,20 +512,29 @@ invalid:
                 option, value);
 }
 
-/* Parses a share of CPUs into a CFS quota per 100 ms period. */
+/*
+ * Parses a share of CPUs, such as 0.5 or 2, into a CFS quota per 100 ms
+ * period in microseconds: "1.25" is 125000. Each digit is worth a tenth
+ * of the one before it, so no floating point is needed; digits past the
+ * fifth decimal are worth nothing.
+ */
 static long long parse_cpus(const char *option, const char *value)
 {
-    char *end;
-    double cpus;
+    long long quota = 0, unit = 100000; /* the quota of one CPU */
+    const char *p = value;
+    int digits = 0;
 
-    errno = 0;
-    cpus = strtod(value, &end);
+    for (; isdigit((unsigned char)*p) && quota <= 1024 * unit; p++, digits++)
+        quota = quota * 10 + (*p - '0') * unit;
+    if (*p == '.')
+        for (p++; isdigit((unsigned char)*p); p++, digits++)
+            quota += (*p - '0') * (unit /= 10);
     /* The kernel takes quotas from 1 ms: 0.01 of the 100 ms period. */
-    if (errno || end == value || *end || !(cpus >= 0.01 && cpus <= 1024))
+    if (!digits || *p || quota < 1000 || quota > 1024 * 100000LL)
         usage_error("invalid value for %s: '%s' (expected a number of CPUs "
                     "from 0.01 to 1024, such as 0.5)",
                     option, value);
-    return (long long)(cpus * 100000 + 0.5);
+    return quota;
 }
 
 /* Returns whether ID matches [A-Za-z0-9][A-Za-z0-9_.+-]* without "..". */
@@ -541,7 +559,7 @@ static void check_id(const char *id)
 {
     if (valid_id(id))
         return;
-    fprintf(stderr, "crater: invalid container ID '%s': " ID_RULE "\n", id);
+    print(stderr, "crater: invalid container ID '%s': " ID_RULE "\n", id);
     exit(error_status);
 }
 
@@ -621,7 +639,7 @@ static void parse_run(struct container *c, struct run_options *o, int argc,
             if (!valid_id(value))
                 usage_error("invalid value for --name: '%s' (" ID_RULE ")",
                             value);
-            snprintf(c->id, sizeof c->id, "%s", value);
+            format(c->id, sizeof c->id, "%s", value);
         } else if ((value = option_value(argc, argv, &i, "--hostname"))) {
             if (!*value || strlen(value) > 64)
                 usage_error("invalid value for --hostname: '%s' (expected "
@@ -688,7 +706,7 @@ static void image_container(struct container *c, struct run_options *o,
     c->root_path = c->bundle = image;
     c->root_is_image = 1;
     if (!c->id[0])
-        snprintf(c->id, sizeof c->id, "run-%d", (int)getpid());
+        format(c->id, sizeof c->id, "run-%d", (int)getpid());
 
     if (nargs > MAX_LIST)
         usage_error("too many arguments (at most %d)", MAX_LIST);
@@ -699,13 +717,13 @@ static void image_container(struct container *c, struct run_options *o,
 
     /* A clean environment: nothing of the host's leaks in but TERM. */
     c->hostname = o->hostname;
-    snprintf(hostname_env, sizeof hostname_env, "HOSTNAME=%s", o->hostname);
+    format(hostname_env, sizeof hostname_env, "HOSTNAME=%s", o->hostname);
     set_env(c, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:"
                "/sbin:/bin");
     set_env(c, "HOME=/root");
     set_env(c, hostname_env);
     if (term && *term) {
-        snprintf(term_env, sizeof term_env, "TERM=%s", term);
+        format(term_env, sizeof term_env, "TERM=%s", term);
         set_env(c, term_env);
     }
     for (int k = 0; k < o->nextra_env; k++)
@@ -731,7 +749,7 @@ static int cmd_run(int argc, char **argv)
         if (argc - first != 1)
             usage_error("run with a bundle takes one container ID");
         check_id(argv[first]);
-        snprintf(c.id, sizeof c.id, "%s", argv[first]);
+        format(c.id, sizeof c.id, "%s", argv[first]);
         load_config(&c, c.bundle);
     } else {
         image_container(&c, &options, argv + first, argc - first);
@@ -771,7 +789,7 @@ static int cmd_create(int argc, char **argv)
     if (argc - i != 1)
         usage_error("create takes one container ID after its options");
     check_id(argv[i]);
-    snprintf(c.id, sizeof c.id, "%s", argv[i]);
+    format(c.id, sizeof c.id, "%s", argv[i]);
 
     load_config(&c, bundle);
     if (c.terminal)
@@ -828,7 +846,7 @@ static int cmd_state(int argc, char **argv)
     if (read_state(argv[i], &c, &starttime, created, sizeof created) < 0)
         fail("container '%s' does not exist", argv[i]);
     print_state(&c, container_status(&c, starttime), created, "");
-    printf("\n");
+    print(stdout, "\n");
     return 0;
 }
 
@@ -962,12 +980,12 @@ static int cmd_list(int argc, char **argv)
                     format);
 
     if (strcmp(format, "table") == 0)
-        printf("%-20s %-8s %-8s %-40s %s\n%s\n", "ID", "PID", "STATUS",
+        print(stdout, "%-20s %-8s %-8s %-40s %s\n%s\n", "ID", "PID", "STATUS",
                "BUNDLE", "CREATED",
                "--------------------------------------------------------"
                "--------------------------------------------------");
     else
-        printf("[");
+        print(stdout, "[");
 
     dir = opendir(state_root);
     while (dir && (entry = readdir(dir))) {
@@ -983,11 +1001,11 @@ static int cmd_list(int argc, char **argv)
             continue;
         status = container_status(&c, starttime);
         if (strcmp(format, "table") == 0) {
-            printf("%-20s %-8d %-8s %-40s %s\n", c.id,
+            print(stdout, "%-20s %-8d %-8s %-40s %s\n", c.id,
                    strcmp(status, "stopped") ? (int)c.pid : 0, status, c.bundle,
                    created);
         } else {
-            printf("%s\n", count ? "," : "");
+            print(stdout, "%s\n", count ? "," : "");
             print_state(&c, status, created, "  ");
         }
         count++;
@@ -995,7 +1013,7 @@ static int cmd_list(int argc, char **argv)
     if (dir)
         closedir(dir);
     if (strcmp(format, "json") == 0)
-        printf("%s]\n", count ? "\n" : "");
+        print(stdout, "%s]\n", count ? "\n" : "");
     return 0;
 }
 
@@ -1022,7 +1040,7 @@ static void send_message(int fd, char type, const char *text)
 {
     struct message m = {.type = type};
 
-    snprintf(m.text, sizeof m.text, "%s", text ? text : "");
+    format(m.text, sizeof m.text, "%s", text ? text : "");
     check(write(fd, &m, sizeof m), "write(sync pipe, '%c')", type);
 }
 
@@ -1203,7 +1221,7 @@ static void create_container(struct container *c)
     step = "create";
     if (!receive_message(to_parent[0], 'M', &m))
         init_died(c);
-    snprintf(c->loop_device, sizeof c->loop_device, "%s", m.text);
+    format(c->loop_device, sizeof c->loop_device, "%s", m.text);
     if (c->root_is_image)
         close(c->image_fd); /* the loop device keeps a reference */
     if (!receive_message(to_parent[0], 'R', &m))
@@ -1214,7 +1232,7 @@ static void create_container(struct container *c)
         char number[32];
 
         step = "write pid file";
-        snprintf(number, sizeof number, "%d", (int)c->pid);
+        format(number, sizeof number, "%d", (int)c->pid);
         if (write_file(c->pid_file, number) < 0)
             die("write(\"%s\")", c->pid_file);
     }
@@ -1306,7 +1324,7 @@ static int wait_container(struct container *c)
         return WEXITSTATUS(status);
     }
     if (WTERMSIG(status) == SIGKILL && c->use_cgroups && cgroup_oom_killed())
-        fprintf(stderr,
+        print(stderr,
                 "crater: the container was killed by the kernel's "
                 "OOM killer: it reached its memory limit of %lld bytes\n",
                 c->memory_limit);
@@ -1329,7 +1347,7 @@ static void destroy_container(struct container *c)
     remove_cgroup(c);
     remove_state_dir(c->state_dir);
     if (c->loop_device[0]) {
-        snprintf(path, sizeof path, "/sys/block/%s/loop/backing_file",
+        format(path, sizeof path, "/sys/block/%s/loop/backing_file",
                  c->loop_device + strlen("/dev/"));
         for (int k = 0; k < 200 && access(path, F_OK) == 0; k++)
             usleep(10000);
@@ -1476,7 +1494,7 @@ static const char *namespace_names(int flags)
     names[0] = '\0';
     for (size_t k = 0; k < COUNT(namespace_types); k++)
         if (flags & namespace_types[k].flag)
-            snprintf(names + strlen(names), sizeof names - strlen(names),
+            format(names + strlen(names), sizeof names - strlen(names),
                      "%s%s", names[0] ? "|" : "", namespace_types[k].flag_name);
     return names;
 }
@@ -1564,7 +1582,7 @@ static void child_main(struct container *c, int from_parent, int to_parent)
 
     /* Become a reader of exec.fifo before telling crater we are ready. */
     step = "wait for start";
-    snprintf(fifo_proc, sizeof fifo_proc, "/proc/self/fd/%d", fifo);
+    format(fifo_proc, sizeof fifo_proc, "/proc/self/fd/%d", fifo);
     int reader = check(open(fifo_proc, O_RDONLY | O_NONBLOCK | O_CLOEXEC),
                        "open(\"%s\" (exec.fifo), O_RDONLY)", fifo_proc);
     close(fifo);
@@ -1613,7 +1631,7 @@ static void join_namespace(const struct namespace_join *join)
         fail("namespace path %s is not a namespace file (such as "
              "/proc/PID/ns/net)",
              join->path);
-    snprintf(wanted, sizeof wanted, "%s", namespace_names(join->type));
+    format(wanted, sizeof wanted, "%s", namespace_names(join->type));
     if (type >= 0 && type != join->type)
         fail("namespace path %s is a %s namespace, not %s", join->path,
              namespace_names(type), wanted);
@@ -1657,10 +1675,10 @@ static void exec_command(struct container *c)
     environ = (char **)c->env;
     execvp(c->args[0], (char *const *)c->args);
     int saved = errno;
-    fprintf(stderr, "crater: execute command: execvp(\"%s\"): %s\n", c->args[0],
+    print(stderr, "crater: execute command: execvp(\"%s\"): %s\n", c->args[0],
             strerror(saved));
     if (saved == ENOENT)
-        fprintf(stderr, "crater: hint: the command is not in the container's "
+        print(stderr, "crater: hint: the command is not in the container's "
                         "root; "
                         "name it with its full path or check PATH\n");
     _exit(saved == ENOENT ? 127 : 126);
@@ -1732,15 +1750,18 @@ static int find_lock_holder(int fd)
         return 0;
     /* "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF" (proc(5)) */
     while (!holder && fgets(line, sizeof line, locks)) {
-        unsigned int major_number, minor_number;
-        unsigned long inode;
-        int pid;
+        char *field[6], *end;
+        unsigned long major_number, minor_number, inode;
 
-        if (sscanf(line, "%*d: FLOCK %*s %*s %d %x:%x:%lu", &pid, &major_number,
-                   &minor_number, &inode) == 4 &&
-            major_number == major(st.st_dev) &&
+        if (split_fields(line, field, 6) < 6 || strcmp(field[1], "FLOCK"))
+            continue;
+        /* The file: "MAJOR:MINOR:INODE", the device numbers in hex. */
+        major_number = strtoul(field[5], &end, 16);
+        minor_number = strtoul(end + (*end == ':'), &end, 16);
+        inode = strtoul(end + (*end == ':'), NULL, 10);
+        if (major_number == major(st.st_dev) &&
             minor_number == minor(st.st_dev) && inode == st.st_ino)
-            holder = pid;
+            holder = atoi(field[4]);
     }
     fclose(locks);
     return holder;
@@ -1792,13 +1813,13 @@ static int attach_loop(struct container *c, int image, char *device,
 
         number = check(ioctl(control, LOOP_CTL_GET_FREE),
                        "ioctl(\"/dev/loop-control\", LOOP_CTL_GET_FREE)");
-        snprintf(device, length, "/dev/loop%ld", number);
+        format(device, length, "/dev/loop%ld", number);
         loop = check(open(device, mode | O_CLOEXEC), "open(\"%s\")", device);
 
         config.info.lo_flags = LO_FLAGS_AUTOCLEAR;
         if (c->readonly)
             config.info.lo_flags |= LO_FLAGS_READ_ONLY;
-        snprintf((char *)config.info.lo_file_name, LO_NAME_SIZE, "%s",
+        format((char *)config.info.lo_file_name, LO_NAME_SIZE, "%s",
                  c->root_path);
 
         /* One call binds the file and sets the flags: Linux 5.8. */
@@ -1958,7 +1979,7 @@ static void add_mount_option(struct mount_entry *m, const char *option)
     if (used + strlen(option) + 2 > sizeof m->data)
         fail("mount options of %s are too long: at most %zu bytes",
              m->destination, sizeof m->data - 1);
-    snprintf(m->data + used, sizeof m->data - used, "%s%s", used ? "," : "",
+    format(m->data + used, sizeof m->data - used, "%s%s", used ? "," : "",
              option);
 }
 
@@ -2003,7 +2024,7 @@ static void add_default_mounts(struct container *c)
 
         m->destination = default_mounts[k].destination;
         m->type = m->source = default_mounts[k].type;
-        snprintf(options[k], sizeof options[k], "%s",
+        format(options[k], sizeof options[k], "%s",
                  default_mounts[k].options);
         while ((option = strsep(&rest, ",")))
             add_mount_option(m, option);
@@ -2030,7 +2051,7 @@ static void make_mount_point(const char *rootfs, const char *target,
     struct stat st;
     int file = bind && stat(source, &st) == 0 && !S_ISDIR(st.st_mode);
 
-    snprintf(path, sizeof path, "%s", target);
+    format(path, sizeof path, "%s", target);
     for (char *end = path + strlen(rootfs) + 1;; end++) {
         if (*end != '/' && *end != '\0')
             continue;
@@ -2097,20 +2118,17 @@ static void mount_cgroup_fs(const struct mount_entry *m, const char *target)
     mountinfo = fopen("/proc/self/mountinfo", "re");
     if (!mountinfo)
         die("fopen(\"/proc/self/mountinfo\")");
-    /* "ID PARENT M:N ROOT MOUNTPOINT OPTIONS ... - cgroup cgroup SUPER" */
     while (fgets(line, sizeof line, mountinfo)) {
-        char point[PATH_MAX], type[32], super[512], *name;
-        char *dash = strstr(line, " - ");
+        char *point, *type, *super, *name;
 
-        if (!dash || sscanf(line, "%*s %*s %*s %*s %4095s", point) != 1 ||
-            sscanf(dash, " - %31s %*s %511s", type, super) != 2 ||
+        if (!split_mountinfo(line, NULL, &point, &type, &super) ||
             strcmp(type, "cgroup") != 0)
             continue;
         /* The file grows as this loop mounts: skip those new lines. */
         if (strncmp(point, target, strlen(target)) == 0)
             continue;
         name = strrchr(point, '/') + 1;
-        snprintf(sub, sizeof sub, "%s/%s", target, name);
+        format(sub, sizeof sub, "%s/%s", target, name);
         make_dirs(sub, 0755);
         /* SUPER is "rw,memory": the controllers, after rw or ro. */
         char *controllers = strchr(super, ',') ? strchr(super, ',') + 1 : super;
@@ -2141,13 +2159,13 @@ static void mount_filesystems(struct container *c, const char *rootfs)
         int bind = (m->flags & MS_BIND) != 0;
         unsigned long flags = m->flags;
 
-        snprintf(step_name, sizeof step_name, "mount %s", m->destination);
+        format(step_name, sizeof step_name, "mount %s", m->destination);
         step = step_name;
-        snprintf(target, sizeof target, "%s%s", rootfs, m->destination);
+        format(target, sizeof target, "%s%s", rootfs, m->destination);
         if (bind && m->source[0] != '/')
-            snprintf(source, sizeof source, "%s/%s", c->bundle, m->source);
+            format(source, sizeof source, "%s/%s", c->bundle, m->source);
         else
-            snprintf(source, sizeof source, "%s", m->source);
+            format(source, sizeof source, "%s", m->source);
 
         make_mount_point(rootfs, target, source, bind);
 
@@ -2208,7 +2226,7 @@ static void make_dev(const char *rootfs)
     for (size_t k = 0; k < COUNT(devices); k++) {
         const struct device *d = &devices[k];
 
-        snprintf(path, sizeof path, "%s/dev/%s", rootfs, d->name);
+        format(path, sizeof path, "%s/dev/%s", rootfs, d->name);
         check(mknod(path, S_IFCHR | 0666,
                     makedev(d->major_number, d->minor_number)),
               "mknod(\"%s\", S_IFCHR, %u:%u)", path, d->major_number,
@@ -2216,7 +2234,7 @@ static void make_dev(const char *rootfs)
         check(chmod(path, 0666), "chmod(\"%s\", 0666)", path);
     }
     for (size_t k = 0; k < COUNT(dev_links); k++) {
-        snprintf(path, sizeof path, "%s/dev/%s", rootfs, dev_links[k].name);
+        format(path, sizeof path, "%s/dev/%s", rootfs, dev_links[k].name);
         check(symlink(dev_links[k].target, path), "symlink(\"%s\", \"%s\")",
               dev_links[k].target, path);
     }
@@ -2336,40 +2354,40 @@ static int cgroup_value(struct container *c, enum limit limit, char *buffer,
     switch (limit) {
     case PIDS_MAX:
         if (c->pids_limit < 0)
-            return cgroup.v2 ? snprintf(buffer, length, "max") : 0;
-        return snprintf(buffer, length, "%lld", c->pids_limit);
+            return cgroup.v2 ? format(buffer, length, "max") : 0;
+        return format(buffer, length, "%lld", c->pids_limit);
     case MEMORY_MAX:
         if (c->memory_limit < 0)
-            return cgroup.v2 ? snprintf(buffer, length, "max") : 0;
-        return snprintf(buffer, length, "%lld", c->memory_limit);
+            return cgroup.v2 ? format(buffer, length, "max") : 0;
+        return format(buffer, length, "%lld", c->memory_limit);
     case SWAP_MAX:
-        return c->memory_limit < 0 ? 0 : snprintf(buffer, length, "0");
+        return c->memory_limit < 0 ? 0 : format(buffer, length, "0");
     case MEMSW_MAX:
         return c->memory_limit < 0
                    ? 0
-                   : snprintf(buffer, length, "%lld", c->memory_limit);
+                   : format(buffer, length, "%lld", c->memory_limit);
     case CPU_MAX:
         if (c->cpu_quota < 0)
-            return snprintf(buffer, length, "max %lld", period);
-        return snprintf(buffer, length, "%lld %lld", c->cpu_quota, period);
+            return format(buffer, length, "max %lld", period);
+        return format(buffer, length, "%lld %lld", c->cpu_quota, period);
     case CPU_WEIGHT:
         /* The conversion runc uses: shares 2..262144 to weight 1..10000. */
         if (c->cpu_shares < 0)
             return 0;
-        return snprintf(buffer, length, "%lld",
+        return format(buffer, length, "%lld",
                         1 + ((c->cpu_shares - 2) * 9999) / 262142);
     case CPU_PERIOD:
         return c->cpu_period < 0 && c->cpu_quota < 0
                    ? 0
-                   : snprintf(buffer, length, "%lld", period);
+                   : format(buffer, length, "%lld", period);
     case CPU_QUOTA:
         return c->cpu_quota < 0
                    ? 0
-                   : snprintf(buffer, length, "%lld", c->cpu_quota);
+                   : format(buffer, length, "%lld", c->cpu_quota);
     case CPU_SHARES:
         return c->cpu_shares < 0
                    ? 0
-                   : snprintf(buffer, length, "%lld", c->cpu_shares);
+                   : format(buffer, length, "%lld", c->cpu_shares);
     }
     return 0;
 }
@@ -2397,23 +2415,19 @@ static int find_v1_cgroup(const char *controller, char *dir, size_t length)
         path[strcspn(path, "\n")] = '\0';
         while ((name = strsep(&list, ",")))
             if (strcmp(name, controller) == 0)
-                snprintf(own, sizeof own, "%s", path);
+                format(own, sizeof own, "%s", path);
     }
     fclose(file);
     if (!own[0])
         return 0;
 
-    /* mountinfo: "ID PARENT M:N ROOT POINT OPTS ... - cgroup SRC SUPER" */
     file = fopen("/proc/self/mountinfo", "re");
     if (!file)
         die("fopen(\"/proc/self/mountinfo\")");
     while (!found && fgets(line, sizeof line, file)) {
-        char root[PATH_MAX], point[PATH_MAX], type[32], super[512];
-        char *name, *list, *dash = strstr(line, " - ");
+        char *root, *point, *type, *super, *name, *list;
 
-        if (!dash ||
-            sscanf(line, "%*s %*s %*s %4095s %4095s", root, point) != 2 ||
-            sscanf(dash, " - %31s %*s %511s", type, super) != 2 ||
+        if (!split_mountinfo(line, &root, &point, &type, &super) ||
             strcmp(type, "cgroup") != 0)
             continue;
         list = super;
@@ -2426,7 +2440,7 @@ static int find_v1_cgroup(const char *controller, char *dir, size_t length)
         size_t skip = strcmp(root, "/") == 0 ? 0 : strlen(root);
         if (strncmp(own, root, skip) != 0)
             skip = 0;
-        snprintf(dir, length, "%s%s", point,
+        format(dir, length, "%s%s", point,
                  strcmp(own + skip, "/") == 0 ? "" : own + skip);
     }
     fclose(file);
@@ -2451,12 +2465,19 @@ static void plan_cgroup(struct container *c)
         char copy[PATH_MAX], *rest = copy, *part;
 
         /* systemd's "SLICE:PREFIX:NAME" is the scope SLICE/PREFIX-NAME. */
-        char slice[PATH_MAX], prefix[PATH_MAX], scope[PATH_MAX];
-        if (sscanf(p, "%4095[^:]:%4095[^:]:%4095s", slice, prefix, scope) == 3)
-            snprintf(name, sizeof name, "%s/%s-%s.scope", slice, prefix, scope);
-        else
-            snprintf(name, sizeof name, "%s", p);
-        snprintf(copy, sizeof copy, "%s", name);
+        char slice[PATH_MAX], *prefix, *scope = NULL;
+        format(slice, sizeof slice, "%s", p);
+        prefix = strchr(slice, ':');
+        if (prefix && prefix > slice)
+            scope = strchr(prefix + 1, ':');
+        if (scope && scope > prefix + 1 && scope[1]) {
+            *prefix++ = '\0';
+            *scope++ = '\0';
+            format(name, sizeof name, "%s/%s-%s.scope", slice, prefix, scope);
+        } else {
+            format(name, sizeof name, "%s", p);
+        }
+        format(copy, sizeof copy, "%s", name);
         while ((part = strsep(&rest, "/")))
             if (!*part || strcmp(part, ".") == 0 || strcmp(part, "..") == 0)
                 fail("invalid linux.cgroupsPath '%s' in config.json "
@@ -2464,7 +2485,7 @@ static void plan_cgroup(struct container *c)
                      "'.' or '..' parts)",
                      c->cgroups_path);
     } else {
-        snprintf(name, sizeof name, "crater-%s", c->id);
+        format(name, sizeof name, "crater-%s", c->id);
     }
 
     cgroup.v2 =
@@ -2476,9 +2497,9 @@ static void plan_cgroup(struct container *c)
                 fail("cannot find crater's own cgroup v2 in "
                      "/proc/self/cgroup");
             line[strcspn(line, "\n")] = '\0';
-            snprintf(own, sizeof own, "/sys/fs/cgroup%s",
+            format(own, sizeof own, "/sys/fs/cgroup%s",
                      strcmp(line + 3, "/") == 0 ? "" : line + 3);
-            snprintf(line, sizeof line, "%s/cgroup.controllers", own);
+            format(line, sizeof line, "%s/cgroup.controllers", own);
             char available[256] = "";
             read_file(line, available, sizeof available);
             if (!strstr(available, controllers[k]))
@@ -2493,17 +2514,17 @@ static void plan_cgroup(struct container *c)
                  "--no-cgroups",
                  controllers[k]);
         }
-        snprintf(cgroup.leaf[k], PATH_MAX, "%s/%s", own, name);
+        format(cgroup.leaf[k], PATH_MAX, "%s/%s", own, name);
 
         /* Record the leaf and each missing parent, leaf first. */
-        snprintf(line, sizeof line, "%s", cgroup.leaf[k]);
+        format(line, sizeof line, "%s", cgroup.leaf[k]);
         while (strlen(line) > strlen(own) && access(line, F_OK) < 0) {
             int seen = 0;
 
             for (int d = 0; d < c->ncgroup_dirs; d++)
                 seen |= strcmp(c->cgroup_dirs[d], line) == 0;
             if (!seen && c->ncgroup_dirs < MAX_CGROUP_DIRS)
-                snprintf(c->cgroup_dirs[c->ncgroup_dirs++], PATH_MAX, "%s",
+                format(c->cgroup_dirs[c->ncgroup_dirs++], PATH_MAX, "%s",
                          line);
             *strrchr(line, '/') = '\0';
         }
@@ -2529,12 +2550,12 @@ static void enable_controllers(const char *dir)
 {
     char path[PATH_MAX], enabled[256] = "", request[16];
 
-    snprintf(path, sizeof path, "%s/cgroup.subtree_control", dir);
+    format(path, sizeof path, "%s/cgroup.subtree_control", dir);
     read_file(path, enabled, sizeof enabled);
     for (int k = 0; k < CONTROLLERS; k++) {
         if (strstr(enabled, controllers[k]))
             continue;
-        snprintf(request, sizeof request, "+%s", controllers[k]);
+        format(request, sizeof request, "+%s", controllers[k]);
         if (trace(write_file(path, request), "write(\"%s\", \"%s\")", path,
                   request) == 0)
             continue;
@@ -2561,7 +2582,7 @@ static void apply_cgroup_limits(struct container *c)
     step = "apply cgroup limits";
     for (int d = c->ncgroup_dirs - 1; d >= 0; d--) {
         if (cgroup.v2) {
-            snprintf(path, sizeof path, "%s", c->cgroup_dirs[d]);
+            format(path, sizeof path, "%s", c->cgroup_dirs[d]);
             *strrchr(path, '/') = '\0';
             enable_controllers(path);
         }
@@ -2575,7 +2596,7 @@ static void apply_cgroup_limits(struct container *c)
         if (f->v2 != cgroup.v2 ||
             !cgroup_value(c, f->value, value, sizeof value))
             continue;
-        snprintf(path, sizeof path, "%s/%s", cgroup.leaf[f->controller],
+        format(path, sizeof path, "%s/%s", cgroup.leaf[f->controller],
                  f->name);
         if ((f->value == SWAP_MAX || f->value == MEMSW_MAX ||
              f->value == CPU_WEIGHT) &&
@@ -2587,23 +2608,30 @@ static void apply_cgroup_limits(struct container *c)
     /* The leaves the init joins: one per hierarchy (one on v2). */
     for (int k = 0; k < CONTROLLERS; k++)
         if (k == 0 || strcmp(cgroup.leaf[k], cgroup.leaf[k - 1]) != 0)
-            snprintf(c->leaves[c->nleaves++], PATH_MAX, "%s", cgroup.leaf[k]);
+            format(c->leaves[c->nleaves++], PATH_MAX, "%s", cgroup.leaf[k]);
 
-    snprintf(shown[0], sizeof shown[0], c->pids_limit < 0 ? "max" : "%lld",
+    format(shown[0], sizeof shown[0], c->pids_limit < 0 ? "max" : "%lld",
              c->pids_limit);
     if (c->memory_limit < 0)
-        snprintf(shown[1], sizeof shown[1], "max");
+        format(shown[1], sizeof shown[1], "max");
     else
-        snprintf(shown[1], sizeof shown[1],
+        format(shown[1], sizeof shown[1],
                  c->memory_limit >= 1 << 20 ? "%lldMB" : "%lldKB",
                  c->memory_limit >= 1 << 20 ? c->memory_limit >> 20
                                             : c->memory_limit >> 10);
-    if (c->cpu_quota < 0)
-        snprintf(shown[2], sizeof shown[2], "max");
-    else
-        snprintf(shown[2], sizeof shown[2], "%g",
-                 (double)c->cpu_quota /
-                     (c->cpu_period > 0 ? c->cpu_period : 100000));
+    if (c->cpu_quota < 0) {
+        format(shown[2], sizeof shown[2], "max");
+    } else {
+        /* CPUs in thousandths, shown as 0.5 or 2: trailing zeros go. */
+        long long milli = c->cpu_quota * 1000 /
+                          (c->cpu_period > 0 ? c->cpu_period : 100000);
+        int n = format(shown[2], sizeof shown[2], "%lld.%03lld", milli / 1000,
+                       milli % 1000);
+        while (shown[2][n - 1] == '0')
+            shown[2][--n] = '\0';
+        if (shown[2][n - 1] == '.')
+            shown[2][--n] = '\0';
+    }
     say("Parent: Cgroup limits (PID=%s, Mem=%s, CPU=%s) applied.", shown[0],
         shown[1], shown[2]);
 }
@@ -2634,9 +2662,9 @@ static void join_cgroup(char leaves[][PATH_MAX], int nleaves)
 
     step = "join cgroup";
     for (int k = 0; k < nleaves; k++) {
-        snprintf(path, sizeof path, "%s/tasks", leaves[k]);
+        format(path, sizeof path, "%s/tasks", leaves[k]);
         if (access(path, F_OK) < 0)
-            snprintf(path, sizeof path, "%s/cgroup.procs", leaves[k]);
+            format(path, sizeof path, "%s/cgroup.procs", leaves[k]);
         check(write_file(path, "0"), "write(\"%s\", \"0\")", path);
     }
 }
@@ -2655,7 +2683,7 @@ static void remove_cgroup(struct container *c)
             if (trace(rmdir(dir), "rmdir(\"%s\")", dir) == 0 || errno == ENOENT)
                 break;
             if (errno != EBUSY) {
-                fprintf(stderr, "crater: clean up: rmdir(\"%s\"): %s\n", dir,
+                print(stderr, "crater: clean up: rmdir(\"%s\"): %s\n", dir,
                         strerror(errno));
                 break;
             }
@@ -2671,7 +2699,7 @@ static int cgroup_oom_killed(void)
     const char *count;
 
     /* memory.events (v2) and memory.oom_control (v1): "oom_kill N". */
-    snprintf(path, sizeof path, "%s/%s", cgroup.leaf[MEMORY],
+    format(path, sizeof path, "%s/%s", cgroup.leaf[MEMORY],
              cgroup.v2 ? "memory.events" : "memory.oom_control");
     if (read_file(path, text, sizeof text) < 0)
         return 0;
@@ -2759,9 +2787,9 @@ static void bring_up_loopback(void)
 static void state_path(char *out, size_t len, const char *id, const char *file)
 {
     if (file)
-        snprintf(out, len, "%s/%s/%s", state_root, id, file);
+        format(out, len, "%s/%s/%s", state_root, id, file);
     else
-        snprintf(out, len, "%s/%s", state_root, id);
+        format(out, len, "%s/%s", state_root, id);
 }
 
 /* Writes S as a JSON string, with the escapes JSON requires. */
@@ -2772,9 +2800,9 @@ static void print_json_string(FILE *out, const char *s)
         unsigned char ch = (unsigned char)*s;
 
         if (ch == '"' || ch == '\\')
-            fprintf(out, "\\%c", ch);
+            print(out, "\\%c", ch);
         else if (ch < 0x20)
-            fprintf(out, "\\u%04x", ch);
+            print(out, "\\u%04x", ch);
         else
             fputc(ch, out);
     }
@@ -2787,20 +2815,17 @@ static void print_json_string(FILE *out, const char *s)
  */
 static unsigned long long process_start(pid_t pid, char *state)
 {
-    char path[64], text[1024], *after_name;
-    unsigned long long start = 0;
+    char path[64], text[1024], *after_name, *field[20];
 
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    format(path, sizeof path, "/proc/%d/stat", (int)pid);
     if (pid <= 0 || read_file(path, text, sizeof text) < 0)
         return 0;
     /* The command name may hold spaces and ')': skip to the last ')'. */
     after_name = strrchr(text, ')');
-    if (!after_name || sscanf(after_name + 2,
-                              "%c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
-                              "%*s %*s %*s %*s %*s %*s %*s %*s %llu",
-                              state, &start) != 2)
+    if (!after_name || split_fields(after_name + 1, field, 20) < 20)
         return 0;
-    return start;
+    *state = field[0][0];                  /* field 3 */
+    return strtoull(field[19], NULL, 10); /* field 22 */
 }
 
 static void write_state(struct container *c)
@@ -2811,46 +2836,50 @@ static void write_state(struct container *c)
     FILE *out;
 
     step = "write state";
-    strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    struct tm utc;
+    gmtime_r(&now, &utc);
+    format(created, sizeof created, "%04d-%02d-%02dT%02d:%02d:%02dZ",
+           utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour,
+           utc.tm_min, utc.tm_sec);
     state_path(path, sizeof path, c->id, "state.json");
     state_path(temporary, sizeof temporary, c->id, "state.json.tmp");
     out = fopen(temporary, "we");
     if (!out)
         die("fopen(\"%s\")", temporary);
 
-    fprintf(out, "{\n  \"ociVersion\": \"%s\",\n  \"id\": ", OCI_VERSION);
+    print(out, "{\n  \"ociVersion\": \"%s\",\n  \"id\": ", OCI_VERSION);
     print_json_string(out, c->id);
-    fprintf(out, ",\n  \"pid\": %d,\n  \"starttime\": %llu,\n  \"bundle\": ",
+    print(out, ",\n  \"pid\": %d,\n  \"starttime\": %llu,\n  \"bundle\": ",
             (int)c->pid, process_start(c->pid, &state));
     print_json_string(out, c->bundle);
-    fprintf(out, ",\n  \"created\": \"%s\",\n  \"loop\": ", created);
+    print(out, ",\n  \"created\": \"%s\",\n  \"loop\": ", created);
     print_json_string(out, c->loop_device);
-    fprintf(out, ",\n  \"cgroups\": [");
+    print(out, ",\n  \"cgroups\": [");
     for (int d = 0; d < c->ncgroup_dirs; d++) {
-        fprintf(out, "%s\n    ", d ? "," : "");
+        print(out, "%s\n    ", d ? "," : "");
         print_json_string(out, c->cgroup_dirs[d]);
     }
-    fprintf(out, "%s],\n  \"leaves\": [", c->ncgroup_dirs ? "\n  " : "");
+    print(out, "%s],\n  \"leaves\": [", c->ncgroup_dirs ? "\n  " : "");
     for (int k = 0; k < c->nleaves; k++) {
-        fprintf(out, "%s\n    ", k ? "," : "");
+        print(out, "%s\n    ", k ? "," : "");
         print_json_string(out, c->leaves[k]);
     }
-    fprintf(out, "%s],\n  \"cwd\": ", c->nleaves ? "\n  " : "");
+    print(out, "%s],\n  \"cwd\": ", c->nleaves ? "\n  " : "");
     print_json_string(out, c->cwd);
-    fprintf(out, ",\n  \"uid\": %u,\n  \"gid\": %u,\n  \"env\": [",
+    print(out, ",\n  \"uid\": %u,\n  \"gid\": %u,\n  \"env\": [",
             (unsigned)c->uid, (unsigned)c->gid);
     for (int k = 0; c->env[k]; k++) {
-        fprintf(out, "%s\n    ", k ? "," : "");
+        print(out, "%s\n    ", k ? "," : "");
         print_json_string(out, c->env[k]);
     }
-    fprintf(out, "%s],\n  \"annotations\": {", c->env[0] ? "\n  " : "");
+    print(out, "%s],\n  \"annotations\": {", c->env[0] ? "\n  " : "");
     for (int k = 0; k < c->nannotations; k++) {
-        fprintf(out, "%s\n    ", k ? "," : "");
+        print(out, "%s\n    ", k ? "," : "");
         print_json_string(out, c->annotations[k][0]);
-        fprintf(out, ": ");
+        print(out, ": ");
         print_json_string(out, c->annotations[k][1]);
     }
-    fprintf(out, "%s}\n}\n", c->nannotations ? "\n  " : "");
+    print(out, "%s}\n}\n", c->nannotations ? "\n  " : "");
 
     if (fflush(out) != 0 || fsync(fileno(out)) != 0) {
         int saved = errno;
@@ -2867,21 +2896,21 @@ static void print_state(struct container *c, const char *status,
 {
     int running = strcmp(status, "stopped") != 0;
 
-    printf("%s{\n%s  \"ociVersion\": \"%s\",\n%s  \"id\": ", indent, indent,
+    print(stdout, "%s{\n%s  \"ociVersion\": \"%s\",\n%s  \"id\": ", indent, indent,
            OCI_VERSION, indent);
     print_json_string(stdout, c->id);
-    printf(",\n%s  \"status\": \"%s\",\n%s  \"pid\": %d,\n%s  \"bundle\": ",
+    print(stdout, ",\n%s  \"status\": \"%s\",\n%s  \"pid\": %d,\n%s  \"bundle\": ",
            indent, status, indent, running ? (int)c->pid : 0, indent);
     print_json_string(stdout, c->bundle);
-    printf(",\n%s  \"created\": \"%s\",\n%s  \"annotations\": {", indent,
+    print(stdout, ",\n%s  \"created\": \"%s\",\n%s  \"annotations\": {", indent,
            created, indent);
     for (int k = 0; k < c->nannotations; k++) {
-        printf("%s\n%s    ", k ? "," : "", indent);
+        print(stdout, "%s\n%s    ", k ? "," : "", indent);
         print_json_string(stdout, c->annotations[k][0]);
-        printf(": ");
+        print(stdout, ": ");
         print_json_string(stdout, c->annotations[k][1]);
     }
-    printf("%s}\n%s}", c->nannotations ? "\n  " : "", indent);
+    print(stdout, "%s}\n%s}", c->nannotations ? "\n  " : "", indent);
 }
 
 /*
@@ -2927,25 +2956,25 @@ static int read_state(const char *id, struct container *c,
     if (!state)
         fail("%s", error);
 
-    snprintf(c->id, sizeof c->id, "%s", id);
+    format(c->id, sizeof c->id, "%s", id);
     state_path(c->state_dir, sizeof c->state_dir, id, NULL);
     c->pid = atoi(json_text(json_member(state, "pid")));
     *starttime = strtoull(json_text(json_member(state, "starttime")), NULL, 10);
     c->bundle = json_text(json_member(state, "bundle"));
-    snprintf(c->loop_device, sizeof c->loop_device, "%s",
+    format(c->loop_device, sizeof c->loop_device, "%s",
              json_text(json_member(state, "loop")));
     if (created)
-        snprintf(created, created_len, "%s",
+        format(created, created_len, "%s",
                  json_text(json_member(state, "created")));
     item = json_member(state, "cgroups");
     for (item = item ? item->child : NULL;
          item && c->ncgroup_dirs < MAX_CGROUP_DIRS; item = item->next)
-        snprintf(c->cgroup_dirs[c->ncgroup_dirs++], PATH_MAX, "%s",
+        format(c->cgroup_dirs[c->ncgroup_dirs++], PATH_MAX, "%s",
                  json_text(item));
     item = json_member(state, "leaves");
     for (item = item ? item->child : NULL; item && c->nleaves < 3;
          item = item->next)
-        snprintf(c->leaves[c->nleaves++], PATH_MAX, "%s", json_text(item));
+        format(c->leaves[c->nleaves++], PATH_MAX, "%s", json_text(item));
     c->cwd = json_text(json_member(state, "cwd"));
     c->uid = (uid_t)atol(json_text(json_member(state, "uid")));
     c->gid = (gid_t)atol(json_text(json_member(state, "gid")));
@@ -2974,17 +3003,17 @@ static void remove_state_dir(const char *dir)
     char path[PATH_MAX];
 
     for (size_t k = 0; k < COUNT(entries); k++) {
-        snprintf(path, sizeof path, "%s/%s", dir, entries[k]);
+        format(path, sizeof path, "%s/%s", dir, entries[k]);
         if (trace(unlink(path), "unlink(\"%s\")", path) < 0 && errno != ENOENT)
-            fprintf(stderr, "crater: clean up: unlink(\"%s\"): %s\n", path,
+            print(stderr, "crater: clean up: unlink(\"%s\"): %s\n", path,
                     strerror(errno));
     }
-    snprintf(path, sizeof path, "%s/rootfs", dir);
+    format(path, sizeof path, "%s/rootfs", dir);
     if (trace(rmdir(path), "rmdir(\"%s\")", path) < 0 && errno != ENOENT)
-        fprintf(stderr, "crater: clean up: rmdir(\"%s\"): %s\n", path,
+        print(stderr, "crater: clean up: rmdir(\"%s\"): %s\n", path,
                 strerror(errno));
     if (trace(rmdir(dir), "rmdir(\"%s\")", dir) < 0 && errno != ENOENT)
-        fprintf(stderr, "crater: clean up: rmdir(\"%s\"): %s\n", dir,
+        print(stderr, "crater: clean up: rmdir(\"%s\"): %s\n", dir,
                 strerror(errno));
 }
 
@@ -3016,7 +3045,7 @@ static struct json *parse_value(struct parser *p);
 static struct json *json_error(struct parser *p, const char *expected)
 {
     if (!p->error[0])
-        snprintf(p->error, p->error_length, "%s:%d:%d: expected %s", p->file,
+        format(p->error, p->error_length, "%s:%d:%d: expected %s", p->file,
                  p->line, (int)(p->cursor - p->line_start) + 1, expected);
     return NULL;
 }
@@ -3559,7 +3588,7 @@ static void load_config(struct container *c, const char *bundle)
     if (!realpath(bundle, bundle_path))
         die("realpath(\"%s\") (the bundle)", bundle);
     c->bundle = bundle_path;
-    snprintf(path, sizeof path, "%s/config.json", bundle_path);
+    format(path, sizeof path, "%s/config.json", bundle_path);
     file = fopen(path, "re");
     if (!file)
         die("fopen(\"%s\")", path);
@@ -3592,9 +3621,9 @@ static void load_config(struct container *c, const char *bundle)
     if (!root_path || !*root_path)
         fail("config.json: root.path is missing");
     if (root_path[0] == '/')
-        snprintf(path, sizeof path, "%s", root_path);
+        format(path, sizeof path, "%s", root_path);
     else
-        snprintf(path, sizeof path, "%s/%s", bundle_path, root_path);
+        format(path, sizeof path, "%s/%s", bundle_path, root_path);
     if (!realpath(path, root))
         die("realpath(\"%s\") (root.path)", path);
     c->root_path = root;
@@ -3687,7 +3716,7 @@ static int cmd_exec(int argc, char **argv)
     /* Open every namespace first: after the mount one, /proc changes. */
     step = "join namespaces";
     for (size_t k = 0; k < COUNT(namespace_types); k++) {
-        snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)c.pid,
+        format(path, sizeof path, "/proc/%d/ns/%s", (int)c.pid,
                  namespace_types[k].proc_name);
         fds[k] = check(open(path, O_RDONLY | O_CLOEXEC), "open(\"%s\")", path);
     }
@@ -3766,14 +3795,14 @@ static const struct hint {
 static void print_hint(int error, const char *call)
 {
     if ((error == EPERM || error == EACCES) && geteuid() != 0) {
-        fprintf(stderr, "crater: hint: crater must run as root (try "
+        print(stderr, "crater: hint: crater must run as root (try "
                         "sudo)\n");
         return;
     }
     for (size_t k = 0; k < COUNT(hints); k++)
         if (hints[k].error == error &&
             (strstr(step, hints[k].where) || strstr(call, hints[k].where))) {
-            fprintf(stderr, "crater: hint: %s\n", hints[k].text);
+            print(stderr, "crater: hint: %s\n", hints[k].text);
             return;
         }
 }
@@ -3794,9 +3823,9 @@ static void die(const char *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(call, sizeof call, fmt, ap);
+    vformat(call, sizeof call, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "crater: %s: %s: %s\n", step, call, strerror(saved));
+    print(stderr, "crater: %s: %s: %s\n", step, call, strerror(saved));
     print_hint(saved, call);
     finish_with_error();
 }
@@ -3806,9 +3835,9 @@ static void fail(const char *fmt, ...)
 {
     va_list ap;
 
-    fprintf(stderr, "crater: %s: ", step);
+    print(stderr, "crater: %s: ", step);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vprint(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
     finish_with_error();
@@ -3819,11 +3848,11 @@ static void usage_error(const char *fmt, ...)
 {
     va_list ap;
 
-    fprintf(stderr, "crater: ");
+    print(stderr, "crater: ");
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vprint(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\nRun 'crater --help' for usage.\n");
+    print(stderr, "\nRun 'crater --help' for usage.\n");
     exit(2);
 }
 
@@ -3837,14 +3866,14 @@ static long trace(long rc, const char *fmt, ...)
     va_list ap;
 
     if (verbosity >= 2) {
-        fprintf(stderr, "crater[%d]: ", (int)getpid());
+        print(stderr, "crater[%d]: ", (int)getpid());
         va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
+        vprint(stderr, fmt, ap);
         va_end(ap);
         if (rc < 0)
-            fprintf(stderr, " = -1 %s\n", strerror(saved));
+            print(stderr, " = -1 %s\n", strerror(saved));
         else
-            fprintf(stderr, " = %ld\n", rc);
+            print(stderr, " = %ld\n", rc);
     }
     errno = saved;
     return rc;
@@ -3858,14 +3887,14 @@ static long check(long rc, const char *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(call, sizeof call, fmt, ap);
+    vformat(call, sizeof call, fmt, ap);
     va_end(ap);
     if (rc < 0) {
         errno = saved;
         die("%s", call);
     }
     if (verbosity >= 2)
-        fprintf(stderr, "crater[%d]: %s = %ld\n", (int)getpid(), call, rc);
+        print(stderr, "crater[%d]: %s = %ld\n", (int)getpid(), call, rc);
     return rc;
 }
 
@@ -3877,7 +3906,7 @@ static void say(const char *fmt, ...)
     if (verbosity < 1)
         return;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vprint(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
 }
@@ -3889,11 +3918,178 @@ static void narrate(const char *fmt, ...)
 
     if (verbosity < 2)
         return;
-    fprintf(stderr, "crater[%d]: ", (int)getpid());
+    print(stderr, "crater[%d]: ", (int)getpid());
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vprint(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
+}
+
+/*
+ * Formatting: format() is crater's snprintf and print() its fprintf.
+ * They know only what crater uses: %s, %c, %%, and %d, %u and %x with
+ * l, ll or z, a width and the flags '-' (pad on the right) and '0'
+ * (for numbers that are not negative).
+ * musl's printf also formats floating point, and it alone would be a
+ * tenth of crater's binary. The format attribute on each declaration
+ * lets the compiler check the arguments as it does for printf.
+ */
+struct text {
+    char *buf;
+    size_t size;
+    size_t length; /* of the whole result, even past SIZE, as snprintf */
+};
+
+/* Appends LENGTH bytes of S, padded with PAD to WIDTH, left or right. */
+static void append(struct text *t, const char *s, size_t length, int width,
+                   int left, char pad)
+{
+    for (int k = (int)length; !left && k < width; k++)
+        append(t, &pad, 1, 0, 0, pad);
+    for (size_t k = 0; k < length; k++, t->length++)
+        if (t->length + 1 < t->size)
+            t->buf[t->length] = s[k];
+    for (int k = (int)length; left && k < width; k++)
+        append(t, " ", 1, 0, 0, ' ');
+}
+
+static int vformat(char *buf, size_t size, const char *fmt, va_list ap)
+{
+    struct text t = {buf, size, 0};
+
+    for (; *fmt; fmt++) {
+        char digits[24], *end = digits + sizeof digits, *p = end;
+        int left = 0, width = 0, longs = 0, negative = 0;
+        unsigned long long n;
+        char pad = ' ';
+        const char *s;
+
+        if (*fmt != '%') {
+            append(&t, fmt, 1, 0, 0, ' ');
+            continue;
+        }
+        fmt++;
+        if (*fmt == '-') {
+            left = 1;
+            fmt++;
+        }
+        if (*fmt == '0') {
+            pad = '0';
+            fmt++;
+        }
+        while (isdigit((unsigned char)*fmt))
+            width = width * 10 + (*fmt++ - '0');
+        /* z: a size_t is an unsigned long on every Linux ABI. */
+        for (; *fmt == 'l' || *fmt == 'z'; fmt++)
+            longs++;
+        switch (*fmt) {
+        case 's':
+            s = va_arg(ap, const char *);
+            append(&t, s, strlen(s), width, left, ' ');
+            continue;
+        case 'c':
+            *--p = (char)va_arg(ap, int);
+            append(&t, p, 1, width, left, ' ');
+            continue;
+        case 'd': {
+            long long value = longs == 2   ? va_arg(ap, long long)
+                              : longs == 1 ? va_arg(ap, long)
+                                           : va_arg(ap, int);
+            negative = value < 0;
+            n = negative ? -(unsigned long long)value : (unsigned long long)value;
+            break;
+        }
+        case 'u':
+        case 'x':
+            n = longs == 2   ? va_arg(ap, unsigned long long)
+                : longs == 1 ? va_arg(ap, unsigned long)
+                             : va_arg(ap, unsigned int);
+            break;
+        default: /* '%', and anything this formatter does not know */
+            append(&t, fmt, 1, 0, 0, ' ');
+            continue;
+        }
+        /* The digits, from the last one back. */
+        do
+            *--p = "0123456789abcdef"[n % (*fmt == 'x' ? 16 : 10)];
+        while ((n /= (*fmt == 'x' ? 16 : 10)) > 0);
+        if (negative)
+            *--p = '-';
+        append(&t, p, (size_t)(end - p), width, left, pad);
+    }
+    if (size > 0)
+        buf[t.length < size ? t.length : size - 1] = '\0';
+    return (int)t.length;
+}
+
+static int format(char *buf, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    int length;
+
+    va_start(ap, fmt);
+    length = vformat(buf, size, fmt, ap);
+    va_end(ap);
+    return length;
+}
+
+/* Formats into one buffer and writes it with one fputs(). */
+static void vprint(FILE *out, const char *fmt, va_list ap)
+{
+    char text[3 * PATH_MAX];
+
+    vformat(text, sizeof text, fmt, ap);
+    fputs(text, out);
+}
+
+static void print(FILE *out, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vprint(out, fmt, ap);
+    va_end(ap);
+}
+
+/*
+ * Splits LINE in place at spaces, tabs and newlines into at most MAX
+ * FIELDS, as the files in /proc separate theirs. Returns the count.
+ */
+static int split_fields(char *line, char **fields, int max)
+{
+    int count = 0;
+    char *field;
+
+    while (count < max && (field = strsep(&line, " \t\n")))
+        if (*field)
+            fields[count++] = field;
+    return count;
+}
+
+/*
+ * Splits LINE of /proc/self/mountinfo (proc(5)) in place and points
+ * ROOT (unless NULL), POINT, TYPE and SUPER (the super options) into it:
+ *
+ *   "36 35 98:0 ROOT POINT OPTIONS [TAG...] - TYPE SOURCE SUPER"
+ *
+ * Returns 0 for a line of another shape.
+ */
+static int split_mountinfo(char *line, char **root, char **point, char **type,
+                           char **super)
+{
+    char *field[32];
+    int n = split_fields(line, field, 32), dash = 6;
+
+    while (dash < n && strcmp(field[dash], "-") != 0)
+        dash++;
+    if (dash + 3 >= n)
+        return 0;
+    if (root)
+        *root = field[3];
+    *point = field[4];
+    *type = field[dash + 1];
+    *super = field[dash + 3];
+    return 1;
 }
 
 /* Writes VALUE to PATH in one write(2), as cgroup files need. */
@@ -3934,7 +4130,7 @@ static void make_dirs(const char *path, mode_t mode)
 {
     char partial[PATH_MAX];
 
-    snprintf(partial, sizeof partial, "%s", path);
+    format(partial, sizeof partial, "%s", path);
     for (char *slash = partial + 1;; slash++) {
         if (*slash != '/' && *slash != '\0')
             continue;
@@ -3993,7 +4189,7 @@ int main(int argc, char **argv)
         fclose(file);
         LLVMFuzzerTestOneInput(buffer, n);
     }
-    printf("%d inputs parsed\n", argc - 1);
+    print(stdout, "%d inputs parsed\n", argc - 1);
     return 0;
 }
 #endif
