@@ -308,10 +308,11 @@ run_side() {
 }
 
 # 3. Start-to-exit time: the sides alternate within each round. The first
-# move of a process into a cgroup after a quiet spell waits for an RCU
-# grace period, and a move that follows another by a few milliseconds does
-# not. So each run but (g) starts after an idle pause, which keeps it from
-# depending on the run before it.
+# move of a process through cgroup.procs after a quiet spell waits for an
+# RCU grace period (runc's moves, and crater's on cgroup v2), and a move
+# that follows another by a few milliseconds does not. So each run but
+# (g) starts after an idle pause, which keeps it from depending on the
+# run before it.
 say "timing: $warmup warm-up rounds, then $rounds rounds of: $sides"
 for round in $(seq 1 $((warmup + rounds))); do
     for side in $sides; do
@@ -383,21 +384,14 @@ crater_size=$(stat -c %s "$crater")
 runc_size=""
 [ "$have_runc" = 1 ] && runc_size=$(stat -L -c %s "$(command -v runc)")
 
-# 5. Where the bytes go: a link map of the same build, and the size the
-# same source links to with flags that drop unused code and unwind tables.
-size_flags="-ffunction-sections -fdata-sections -Wl,--gc-sections"
-size_flags="$size_flags -fno-asynchronous-unwind-tables -Wl,-z,noseparate-code"
+# 5. Where the bytes go: a link map of the same build.
 size_report=""
-small_size=""
 if [ -z "$crater_given" ]; then
     compile=$(make -s -n -B -C "$work/build" crater | grep -- '-o crater ')
     mkdir "$work/map"
     cp "$work/build"/*.c "$work/build"/*.h "$work/map/" 2>/dev/null
     (cd "$work/map" && eval "$compile -Wl,-Map=crater.map") \
         >>"$work/log/build.log" 2>&1 || true
-    (cd "$work/map" && eval "$compile $size_flags -o crater-small") \
-        >>"$work/log/build.log" 2>&1 &&
-        small_size=$(stat -c %s "$work/map/crater-small")
     if [ -f "$work/map/crater.map" ]; then
         size_report=$(awk '
             # Input sections of the output file, from the linker map:
@@ -488,7 +482,7 @@ categorize() {
         if (name == "execve") {
             if (!seen_exec++) next
             command_pid = pid; add("execve of the command", d)
-        } else if (name == "write" && line ~ /cgroup\.procs>/) add("cgroup: write cgroup.procs (move the init)", d)
+        } else if (name == "write" && line ~ /(cgroup\.procs|\/tasks)>/) add("cgroup: the init joins (write 0 to tasks or cgroup.procs)", d)
         else if (name == "rmdir" && line ~ /\/sys\/fs\/cgroup/) add("cgroup: rmdir", d)
         else if (line ~ /\/sys\/fs\/cgroup/) add("cgroup: mkdir, open, write limits, close", d)
         else if (name == "unshare" || name == "setns") add("namespaces: unshare", d)
@@ -720,11 +714,6 @@ report() {
                 printf "| startup files | %d |\n", other
             }'
     fi
-    if [ -n "$small_size" ]; then
-        echo
-        echo "The same compile command with \`$size_flags\` added"
-        echo "links to $small_size bytes ($(awk -v b="$small_size" 'BEGIN { printf "%.1f", b / 1024 }') KiB)."
-    fi
     echo
     echo "## Scale: read-only containers from one image, started at once"
     echo
@@ -789,14 +778,15 @@ report() {
     echo "  its processes were blocked in the kernel or waiting for the CPU."
     echo "- cgroups: the same image run without cgroups ((e), --no-cgroups) took"
     echo "  $(ms "${median[e]}") ms instead of $(ms "${median[a]}") ms (medians, alternated runs)."
-    echo "- cgroup moves in a row: the bundle run that starts as soon as the"
-    echo "  one before it has exited ((g)) took $(ms "${median[g]}") ms, against $(ms "${median[b]}") ms"
-    echo "  after an idle pause ((b)). Moving a process into a cgroup takes"
-    echo "  cgroup_threadgroup_rwsem for writing (cgroup_attach_lock() in the"
-    echo "  kernel's kernel/cgroup/cgroup.c), and percpu_down_write() first"
+    echo "- cgroup moves: moving a process through cgroup.procs, as runc does,"
+    echo "  takes cgroup_threadgroup_rwsem for writing (cgroup_attach_lock() in"
+    echo "  the kernel's kernel/cgroup/cgroup.c), and percpu_down_write() first"
     echo "  waits for an RCU grace period unless a writer took the lock moments"
-    echo "  before. So a lone \`crater run\` pays that wait in its write to"
-    echo "  cgroup.procs, and runs that follow each other closely do not."
+    echo "  before. crater's init joins its cgroup by writing 0 to tasks on"
+    echo "  cgroup v1, a thread moving itself, for which Linux 6.0 and later"
+    echo "  skip that lock. The bundle run that starts as soon as the one"
+    echo "  before it has exited ((g)) took $(ms "${median[g]}") ms, against $(ms "${median[b]}") ms after"
+    echo "  an idle pause ((b))."
     echo "- writable image: mounted read-only ((f), --read-only) the run took"
     echo "  $(ms "${median[f]}") ms instead of $(ms "${median[a]}") ms; the bundle, a bind-mounted"
     echo "  directory, took $(ms "${median[b]}") ms."

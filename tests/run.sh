@@ -124,7 +124,9 @@ t_mounts_stay_inside() {
 
 t_mounts_private_on_shared_host() {
     need unshare || return 2
-    # A mount namespace whose / is shared, as on systemd hosts.
+    # A mount namespace whose / is shared, as on systemd hosts. The pid
+    # file of an earlier test must not stand in for this one's.
+    rm -f "$TMP/pid"
     unshare -m sh -c '
         mount --make-rshared / || exit 3
         "$0" --root "$1" run -q --pid-file "$2/pid" --image "$3" \
@@ -133,11 +135,13 @@ t_mounts_private_on_shared_host() {
         while [ ! -s "$2/pid" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
         [ -s "$2/pid" ] || exit 4
         grep -c -F "$1" /proc/self/mountinfo
-        kill -9 "$(cat "$2/pid")"
+        kill -9 "$(cat "$2/pid")" || exit 5
         wait
     ' "$CRATER" "$STATE" "$TMP" "$IMAGE" >"$TMP/shared.out" 2>&1
     status=$?
     [ $status = 3 ] && { skip "mount --make-rshared is not supported"; return 2; }
+    expect_eq "exit status of the script" 0 $status ||
+        { cat "$TMP/shared.out"; return 1; }
     expect_eq "host mounts with the container's state dir" 0 \
         "$(head -n 1 "$TMP/shared.out")"
 }
