@@ -343,7 +343,7 @@ int main(int argc, char **argv)
             usage(stdout), exit(0);
         else if (strcmp(argv[i], "--version") == 0)
             print(stdout, "crater version %s\nspec: %s\n", CRATER_VERSION,
-                   OCI_VERSION),
+                  OCI_VERSION),
                 exit(0);
         else
             break;
@@ -368,41 +368,39 @@ int main(int argc, char **argv)
 
 static void usage(FILE *out)
 {
-    print(
-        out,
-        "usage: crater [--root DIR] [-v|-q] COMMAND [OPTIONS] [ARGS]\n"
-        "\n"
-        "Run a command in a container made from an ext4 image:\n"
-        "  crater run [OPTIONS] [--] [COMMAND [ARG...]]   (default /bin/sh)\n"
-        "  --image FILE      ext4 image (default $CRATER_IMAGE, else\n"
-        "                    ./container_disk.img)\n"
-        "  --name ID         container ID (default run-PID)\n"
-        "  --hostname NAME   host name inside (default crater)\n"
-        "  --pids N          maximum number of tasks (default 20)\n"
-        "  --memory SIZE     memory limit in bytes, K/M/G suffixes\n"
-        "                    (default 100M)\n"
-        "  --cpus FRACTION   CPU time as a share of one CPU (default 0.5)\n"
-        "  --no-cgroups      set no cgroup limits\n"
-        "  --read-only       attach and mount the image read-only\n"
-        "  --env NAME=VALUE  add to the environment (repeatable)\n"
-        "  --init            run a small init as PID 1 that reaps zombies\n"
-        "  --pid-file FILE   write the container's init PID to FILE\n"
-        "\n"
-        "Global options, before the command:\n"
-        "  --root DIR        state directory (default /run/crater)\n"
-        "  -v, -q            narrate every system call / errors only\n"
-        "  --version, --help\n"
-        "\n"
-        "OCI lifecycle (runc-compatible), state under --root (default\n"
-        "/run/crater):\n");
+    print(out,
+          "usage: crater [--root DIR] [-v|-q] COMMAND [OPTIONS] [ARGS]\n"
+          "\n"
+          "Run a command in a container made from an ext4 image:\n"
+          "  crater run [OPTIONS] [--] [COMMAND [ARG...]]   (default /bin/sh)\n"
+          "  --image FILE      ext4 image (default $CRATER_IMAGE, else\n"
+          "                    ./container_disk.img)\n"
+          "  --name ID         container ID (default run-PID)\n"
+          "  --hostname NAME   host name inside (default crater)\n"
+          "  --pids N          maximum number of tasks (default 20)\n"
+          "  --memory SIZE     memory limit in bytes, K/M/G suffixes\n"
+          "                    (default 100M)\n"
+          "  --cpus FRACTION   CPU time as a share of one CPU (default 0.5)\n"
+          "  --no-cgroups      set no cgroup limits\n"
+          "  --read-only       attach and mount the image read-only\n"
+          "  --env NAME=VALUE  add to the environment (repeatable)\n"
+          "  --init            run a small init as PID 1 that reaps zombies\n"
+          "  --pid-file FILE   write the container's init PID to FILE\n"
+          "\n"
+          "Global options, before the command:\n"
+          "  --root DIR        state directory (default /run/crater)\n"
+          "  -v, -q            narrate every system call / errors only\n"
+          "  --version, --help\n"
+          "\n"
+          "OCI lifecycle (runc-compatible), state under --root (default\n"
+          "/run/crater):\n");
     for (size_t k = 0; k < COUNT(commands); k++)
         print(out, "  crater %s %s\n", commands[k].name, commands[k].usage);
-    print(out,
-            "\nExit status: the command's status, 128+N when it was "
-            "killed by signal N;\n"
-            "run, exec: 125 when crater fails, 126 when the command cannot "
-            "be executed,\n127 when it is not found. Other commands: "
-            "0 or 1. Usage errors: 2.\n");
+    print(out, "\nExit status: the command's status, 128+N when it was "
+               "killed by signal N;\n"
+               "run, exec: 125 when crater fails, 126 when the command cannot "
+               "be executed,\n127 when it is not found. Other commands: "
+               "0 or 1. Usage errors: 2.\n");
 }
 
 /*
@@ -981,9 +979,9 @@ static int cmd_list(int argc, char **argv)
 
     if (strcmp(format, "table") == 0)
         print(stdout, "%-20s %-8s %-8s %-40s %s\n%s\n", "ID", "PID", "STATUS",
-               "BUNDLE", "CREATED",
-               "--------------------------------------------------------"
-               "--------------------------------------------------");
+              "BUNDLE", "CREATED",
+              "--------------------------------------------------------"
+              "--------------------------------------------------");
     else
         print(stdout, "[");
 
@@ -1002,8 +1000,8 @@ static int cmd_list(int argc, char **argv)
         status = container_status(&c, starttime);
         if (strcmp(format, "table") == 0) {
             print(stdout, "%-20s %-8d %-8s %-40s %s\n", c.id,
-                   strcmp(status, "stopped") ? (int)c.pid : 0, status, c.bundle,
-                   created);
+                  strcmp(status, "stopped") ? (int)c.pid : 0, status, c.bundle,
+                  created);
         } else {
             print(stdout, "%s\n", count ? "," : "");
             print_state(&c, status, created, "  ");
@@ -1325,9 +1323,9 @@ static int wait_container(struct container *c)
     }
     if (WTERMSIG(status) == SIGKILL && c->use_cgroups && cgroup_oom_killed())
         print(stderr,
-                "crater: the container was killed by the kernel's "
-                "OOM killer: it reached its memory limit of %lld bytes\n",
-                c->memory_limit);
+              "crater: the container was killed by the kernel's "
+              "OOM killer: it reached its memory limit of %lld bytes\n",
+              c->memory_limit);
     else
         narrate("container was killed by signal %d", WTERMSIG(status));
     return 128 + WTERMSIG(status);
@@ -1348,7 +1346,7 @@ static void destroy_container(struct container *c)
     remove_state_dir(c->state_dir);
     if (c->loop_device[0]) {
         format(path, sizeof path, "/sys/block/%s/loop/backing_file",
-                 c->loop_device + strlen("/dev/"));
+               c->loop_device + strlen("/dev/"));
         for (int k = 0; k < 200 && access(path, F_OK) == 0; k++)
             usleep(10000);
     }
@@ -1494,8 +1492,8 @@ static const char *namespace_names(int flags)
     names[0] = '\0';
     for (size_t k = 0; k < COUNT(namespace_types); k++)
         if (flags & namespace_types[k].flag)
-            format(names + strlen(names), sizeof names - strlen(names),
-                     "%s%s", names[0] ? "|" : "", namespace_types[k].flag_name);
+            format(names + strlen(names), sizeof names - strlen(names), "%s%s",
+                   names[0] ? "|" : "", namespace_types[k].flag_name);
     return names;
 }
 
@@ -1676,11 +1674,11 @@ static void exec_command(struct container *c)
     execvp(c->args[0], (char *const *)c->args);
     int saved = errno;
     print(stderr, "crater: execute command: execvp(\"%s\"): %s\n", c->args[0],
-            strerror(saved));
+          strerror(saved));
     if (saved == ENOENT)
         print(stderr, "crater: hint: the command is not in the container's "
-                        "root; "
-                        "name it with its full path or check PATH\n");
+                      "root; "
+                      "name it with its full path or check PATH\n");
     _exit(saved == ENOENT ? 127 : 126);
 }
 
@@ -1820,7 +1818,7 @@ static int attach_loop(struct container *c, int image, char *device,
         if (c->readonly)
             config.info.lo_flags |= LO_FLAGS_READ_ONLY;
         format((char *)config.info.lo_file_name, LO_NAME_SIZE, "%s",
-                 c->root_path);
+               c->root_path);
 
         /* One call binds the file and sets the flags: Linux 5.8. */
         if (trace(ioctl(loop, LOOP_CONFIGURE, &config),
@@ -1980,7 +1978,7 @@ static void add_mount_option(struct mount_entry *m, const char *option)
         fail("mount options of %s are too long: at most %zu bytes",
              m->destination, sizeof m->data - 1);
     format(m->data + used, sizeof m->data - used, "%s%s", used ? "," : "",
-             option);
+           option);
 }
 
 /* The mounts of an image run, the same as `runc spec` writes. */
@@ -2024,8 +2022,7 @@ static void add_default_mounts(struct container *c)
 
         m->destination = default_mounts[k].destination;
         m->type = m->source = default_mounts[k].type;
-        format(options[k], sizeof options[k], "%s",
-                 default_mounts[k].options);
+        format(options[k], sizeof options[k], "%s", default_mounts[k].options);
         while ((option = strsep(&rest, ",")))
             add_mount_option(m, option);
     }
@@ -2375,15 +2372,14 @@ static int cgroup_value(struct container *c, enum limit limit, char *buffer,
         if (c->cpu_shares < 0)
             return 0;
         return format(buffer, length, "%lld",
-                        1 + ((c->cpu_shares - 2) * 9999) / 262142);
+                      1 + ((c->cpu_shares - 2) * 9999) / 262142);
     case CPU_PERIOD:
         return c->cpu_period < 0 && c->cpu_quota < 0
                    ? 0
                    : format(buffer, length, "%lld", period);
     case CPU_QUOTA:
-        return c->cpu_quota < 0
-                   ? 0
-                   : format(buffer, length, "%lld", c->cpu_quota);
+        return c->cpu_quota < 0 ? 0
+                                : format(buffer, length, "%lld", c->cpu_quota);
     case CPU_SHARES:
         return c->cpu_shares < 0
                    ? 0
@@ -2441,7 +2437,7 @@ static int find_v1_cgroup(const char *controller, char *dir, size_t length)
         if (strncmp(own, root, skip) != 0)
             skip = 0;
         format(dir, length, "%s%s", point,
-                 strcmp(own + skip, "/") == 0 ? "" : own + skip);
+               strcmp(own + skip, "/") == 0 ? "" : own + skip);
     }
     fclose(file);
     return found;
@@ -2498,7 +2494,7 @@ static void plan_cgroup(struct container *c)
                      "/proc/self/cgroup");
             line[strcspn(line, "\n")] = '\0';
             format(own, sizeof own, "/sys/fs/cgroup%s",
-                     strcmp(line + 3, "/") == 0 ? "" : line + 3);
+                   strcmp(line + 3, "/") == 0 ? "" : line + 3);
             format(line, sizeof line, "%s/cgroup.controllers", own);
             char available[256] = "";
             read_file(line, available, sizeof available);
@@ -2524,8 +2520,7 @@ static void plan_cgroup(struct container *c)
             for (int d = 0; d < c->ncgroup_dirs; d++)
                 seen |= strcmp(c->cgroup_dirs[d], line) == 0;
             if (!seen && c->ncgroup_dirs < MAX_CGROUP_DIRS)
-                format(c->cgroup_dirs[c->ncgroup_dirs++], PATH_MAX, "%s",
-                         line);
+                format(c->cgroup_dirs[c->ncgroup_dirs++], PATH_MAX, "%s", line);
             *strrchr(line, '/') = '\0';
         }
         if (access(cgroup.leaf[k], F_OK) == 0)
@@ -2596,8 +2591,7 @@ static void apply_cgroup_limits(struct container *c)
         if (f->v2 != cgroup.v2 ||
             !cgroup_value(c, f->value, value, sizeof value))
             continue;
-        format(path, sizeof path, "%s/%s", cgroup.leaf[f->controller],
-                 f->name);
+        format(path, sizeof path, "%s/%s", cgroup.leaf[f->controller], f->name);
         if ((f->value == SWAP_MAX || f->value == MEMSW_MAX ||
              f->value == CPU_WEIGHT) &&
             access(path, F_OK) < 0)
@@ -2611,20 +2605,20 @@ static void apply_cgroup_limits(struct container *c)
             format(c->leaves[c->nleaves++], PATH_MAX, "%s", cgroup.leaf[k]);
 
     format(shown[0], sizeof shown[0], c->pids_limit < 0 ? "max" : "%lld",
-             c->pids_limit);
+           c->pids_limit);
     if (c->memory_limit < 0)
         format(shown[1], sizeof shown[1], "max");
     else
         format(shown[1], sizeof shown[1],
-                 c->memory_limit >= 1 << 20 ? "%lldMB" : "%lldKB",
-                 c->memory_limit >= 1 << 20 ? c->memory_limit >> 20
-                                            : c->memory_limit >> 10);
+               c->memory_limit >= 1 << 20 ? "%lldMB" : "%lldKB",
+               c->memory_limit >= 1 << 20 ? c->memory_limit >> 20
+                                          : c->memory_limit >> 10);
     if (c->cpu_quota < 0) {
         format(shown[2], sizeof shown[2], "max");
     } else {
         /* CPUs in thousandths, shown as 0.5 or 2: trailing zeros go. */
-        long long milli = c->cpu_quota * 1000 /
-                          (c->cpu_period > 0 ? c->cpu_period : 100000);
+        long long milli =
+            c->cpu_quota * 1000 / (c->cpu_period > 0 ? c->cpu_period : 100000);
         int n = format(shown[2], sizeof shown[2], "%lld.%03lld", milli / 1000,
                        milli % 1000);
         while (shown[2][n - 1] == '0')
@@ -2685,7 +2679,7 @@ static void remove_cgroup(struct container *c)
                 break;
             if (errno != EBUSY) {
                 print(stderr, "crater: clean up: rmdir(\"%s\"): %s\n", dir,
-                        strerror(errno));
+                      strerror(errno));
                 break;
             }
             usleep(10000);
@@ -2701,7 +2695,7 @@ static int cgroup_oom_killed(void)
 
     /* memory.events (v2) and memory.oom_control (v1): "oom_kill N". */
     format(path, sizeof path, "%s/%s", cgroup.leaf[MEMORY],
-             cgroup.v2 ? "memory.events" : "memory.oom_control");
+           cgroup.v2 ? "memory.events" : "memory.oom_control");
     if (read_file(path, text, sizeof text) < 0)
         return 0;
     count = strstr(text, "oom_kill ");
@@ -2825,7 +2819,7 @@ static unsigned long long process_start(pid_t pid, char *state)
     after_name = strrchr(text, ')');
     if (!after_name || split_fields(after_name + 1, field, 20) < 20)
         return 0;
-    *state = field[0][0];                  /* field 3 */
+    *state = field[0][0];                 /* field 3 */
     return strtoull(field[19], NULL, 10); /* field 22 */
 }
 
@@ -2851,7 +2845,7 @@ static void write_state(struct container *c)
     print(out, "{\n  \"ociVersion\": \"%s\",\n  \"id\": ", OCI_VERSION);
     print_json_string(out, c->id);
     print(out, ",\n  \"pid\": %d,\n  \"starttime\": %llu,\n  \"bundle\": ",
-            (int)c->pid, process_start(c->pid, &state));
+          (int)c->pid, process_start(c->pid, &state));
     print_json_string(out, c->bundle);
     print(out, ",\n  \"created\": \"%s\",\n  \"loop\": ", created);
     print_json_string(out, c->loop_device);
@@ -2868,7 +2862,7 @@ static void write_state(struct container *c)
     print(out, "%s],\n  \"cwd\": ", c->nleaves ? "\n  " : "");
     print_json_string(out, c->cwd);
     print(out, ",\n  \"uid\": %u,\n  \"gid\": %u,\n  \"env\": [",
-            (unsigned)c->uid, (unsigned)c->gid);
+          (unsigned)c->uid, (unsigned)c->gid);
     for (int k = 0; c->env[k]; k++) {
         print(out, "%s\n    ", k ? "," : "");
         print_json_string(out, c->env[k]);
@@ -2897,14 +2891,15 @@ static void print_state(struct container *c, const char *status,
 {
     int running = strcmp(status, "stopped") != 0;
 
-    print(stdout, "%s{\n%s  \"ociVersion\": \"%s\",\n%s  \"id\": ", indent, indent,
-           OCI_VERSION, indent);
+    print(stdout, "%s{\n%s  \"ociVersion\": \"%s\",\n%s  \"id\": ", indent,
+          indent, OCI_VERSION, indent);
     print_json_string(stdout, c->id);
-    print(stdout, ",\n%s  \"status\": \"%s\",\n%s  \"pid\": %d,\n%s  \"bundle\": ",
-           indent, status, indent, running ? (int)c->pid : 0, indent);
+    print(stdout,
+          ",\n%s  \"status\": \"%s\",\n%s  \"pid\": %d,\n%s  \"bundle\": ",
+          indent, status, indent, running ? (int)c->pid : 0, indent);
     print_json_string(stdout, c->bundle);
     print(stdout, ",\n%s  \"created\": \"%s\",\n%s  \"annotations\": {", indent,
-           created, indent);
+          created, indent);
     for (int k = 0; k < c->nannotations; k++) {
         print(stdout, "%s\n%s    ", k ? "," : "", indent);
         print_json_string(stdout, c->annotations[k][0]);
@@ -2963,15 +2958,15 @@ static int read_state(const char *id, struct container *c,
     *starttime = strtoull(json_text(json_member(state, "starttime")), NULL, 10);
     c->bundle = json_text(json_member(state, "bundle"));
     format(c->loop_device, sizeof c->loop_device, "%s",
-             json_text(json_member(state, "loop")));
+           json_text(json_member(state, "loop")));
     if (created)
         format(created, created_len, "%s",
-                 json_text(json_member(state, "created")));
+               json_text(json_member(state, "created")));
     item = json_member(state, "cgroups");
     for (item = item ? item->child : NULL;
          item && c->ncgroup_dirs < MAX_CGROUP_DIRS; item = item->next)
         format(c->cgroup_dirs[c->ncgroup_dirs++], PATH_MAX, "%s",
-                 json_text(item));
+               json_text(item));
     item = json_member(state, "leaves");
     for (item = item ? item->child : NULL; item && c->nleaves < 3;
          item = item->next)
@@ -3007,15 +3002,15 @@ static void remove_state_dir(const char *dir)
         format(path, sizeof path, "%s/%s", dir, entries[k]);
         if (trace(unlink(path), "unlink(\"%s\")", path) < 0 && errno != ENOENT)
             print(stderr, "crater: clean up: unlink(\"%s\"): %s\n", path,
-                    strerror(errno));
+                  strerror(errno));
     }
     format(path, sizeof path, "%s/rootfs", dir);
     if (trace(rmdir(path), "rmdir(\"%s\")", path) < 0 && errno != ENOENT)
         print(stderr, "crater: clean up: rmdir(\"%s\"): %s\n", path,
-                strerror(errno));
+              strerror(errno));
     if (trace(rmdir(dir), "rmdir(\"%s\")", dir) < 0 && errno != ENOENT)
         print(stderr, "crater: clean up: rmdir(\"%s\"): %s\n", dir,
-                strerror(errno));
+              strerror(errno));
 }
 
 /*
@@ -3047,7 +3042,7 @@ static struct json *json_error(struct parser *p, const char *expected)
 {
     if (!p->error[0])
         format(p->error, p->error_length, "%s:%d:%d: expected %s", p->file,
-                 p->line, (int)(p->cursor - p->line_start) + 1, expected);
+               p->line, (int)(p->cursor - p->line_start) + 1, expected);
     return NULL;
 }
 
@@ -3718,7 +3713,7 @@ static int cmd_exec(int argc, char **argv)
     step = "join namespaces";
     for (size_t k = 0; k < COUNT(namespace_types); k++) {
         format(path, sizeof path, "/proc/%d/ns/%s", (int)c.pid,
-                 namespace_types[k].proc_name);
+               namespace_types[k].proc_name);
         fds[k] = check(open(path, O_RDONLY | O_CLOEXEC), "open(\"%s\")", path);
     }
 
@@ -3797,7 +3792,7 @@ static void print_hint(int error, const char *call)
 {
     if ((error == EPERM || error == EACCES) && geteuid() != 0) {
         print(stderr, "crater: hint: crater must run as root (try "
-                        "sudo)\n");
+                      "sudo)\n");
         return;
     }
     for (size_t k = 0; k < COUNT(hints); k++)
@@ -3997,7 +3992,8 @@ static int vformat(char *buf, size_t size, const char *fmt, va_list ap)
                               : longs == 1 ? va_arg(ap, long)
                                            : va_arg(ap, int);
             negative = value < 0;
-            n = negative ? -(unsigned long long)value : (unsigned long long)value;
+            n = negative ? -(unsigned long long)value
+                         : (unsigned long long)value;
             break;
         }
         case 'u':
