@@ -233,6 +233,7 @@ static void write_state(struct container *c);
 static int read_state(const char *id, struct container *c,
                       unsigned long long *starttime, char *created,
                       size_t created_len);
+static char state_damage[320]; /* why read_state() last returned -2 */
 static const char *container_status(struct container *c,
                                     unsigned long long starttime);
 static void remove_state_dir(const char *dir);
@@ -354,6 +355,12 @@ int main(int argc, char **argv)
         return cmd_run(argc - i + 1, argv + i - 1);
 
     if (strcmp(argv[i], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    /* `crater create --help` and the like: the one help text. */
+    if (i + 1 < argc && (strcmp(argv[i + 1], "--help") == 0 ||
+                         strcmp(argv[i + 1], "-h") == 0)) {
         usage(stdout);
         return 0;
     }
@@ -540,7 +547,9 @@ static int valid_id(const char *id)
 {
     size_t length = strlen(id);
 
-    if (length == 0 || length > 1024 || !isalnum((unsigned char)id[0]))
+    /* The ID names a folder and, after "crater-", a cgroup: NAME_MAX. */
+    if (length == 0 || length > NAME_MAX - strlen("crater-") ||
+        !isalnum((unsigned char)id[0]))
         return 0;
     for (size_t k = 0; k < length; k++)
         if (!isalnum((unsigned char)id[k]) && !strchr("_.+-", id[k]))
@@ -549,7 +558,7 @@ static int valid_id(const char *id)
 }
 
 #define ID_RULE                                                                \
-    "an ID is 1 to 1024 characters from [A-Za-z0-9_.+-], starts with a "       \
+    "an ID is 1 to 248 characters from [A-Za-z0-9_.+-], starts with a "        \
     "letter or digit and contains no '..'"
 
 /* Rejects an ID that could name a path outside ROOT, before any file. */
@@ -799,6 +808,22 @@ static int cmd_create(int argc, char **argv)
     return 0;
 }
 
+/* Reads ID's state into C, or fails when it is missing or damaged. */
+static void need_state(const char *id, struct container *c,
+                       unsigned long long *starttime, char *created,
+                       size_t created_len)
+{
+    int rc = read_state(id, c, starttime, created, created_len);
+
+    if (rc == -1)
+        fail("container '%s' does not exist (no %s/%s/state.json)", id,
+             state_root, id);
+    if (rc == -2)
+        fail("the state of container '%s' is damaged (%s): crater delete "
+             "--force %s removes its directory",
+             id, state_damage, id);
+}
+
 /* Reads ID's state for a command that takes only an ID. */
 static void one_id(int argc, char **argv, const char *command,
                    struct container *c, unsigned long long *starttime)
@@ -810,9 +835,7 @@ static void one_id(int argc, char **argv, const char *command,
     if (argc - i != 1)
         usage_error("%s takes one container ID", command);
     check_id(argv[i]);
-    if (read_state(argv[i], c, starttime, NULL, 0) < 0)
-        fail("container '%s' does not exist (no %s/%s/state.json)", argv[i],
-             state_root, argv[i]);
+    need_state(argv[i], c, starttime, NULL, 0);
 }
 
 static int cmd_start(int argc, char **argv)
@@ -841,8 +864,7 @@ static int cmd_state(int argc, char **argv)
     if (argc - i != 1)
         usage_error("state takes one container ID");
     check_id(argv[i]);
-    if (read_state(argv[i], &c, &starttime, created, sizeof created) < 0)
-        fail("container '%s' does not exist", argv[i]);
+    need_state(argv[i], &c, &starttime, created, sizeof created);
     print_state(&c, container_status(&c, starttime), created, "");
     print(stdout, "\n");
     return 0;
@@ -896,8 +918,7 @@ static int cmd_kill(int argc, char **argv)
     check_id(argv[i]);
     if (argc - i == 2)
         signal_number = parse_signal(argv[i + 1]);
-    if (read_state(argv[i], &c, &starttime, NULL, 0) < 0)
-        fail("container '%s' does not exist", argv[i]);
+    need_state(argv[i], &c, &starttime, NULL, 0);
     if (strcmp(container_status(&c, starttime), "stopped") == 0)
         fail("container '%s' is not running: its init process has "
              "exited",
@@ -927,15 +948,23 @@ static int cmd_delete(int argc, char **argv)
     check_id(argv[i]);
     state_path(dir, sizeof dir, argv[i], NULL);
 
-    if (read_state(argv[i], &c, &starttime, NULL, 0) < 0) {
-        /* No state.json: never created, or create was killed early. */
-        if (access(dir, F_OK) == 0 && force) {
+    switch (read_state(argv[i], &c, &starttime, NULL, 0)) {
+    case -1: /* no state.json: never created, or create was killed early */
+        if (access(dir, F_OK) == 0 && force)
             remove_state_dir(dir);
-            return 0;
-        }
         if (force)
             return 0;
         fail("container '%s' does not exist", argv[i]);
+    case -2: /* the processes, cgroup and loop device are unknown */
+        if (!force)
+            need_state(argv[i], &c, &starttime, NULL, 0);
+        print(stderr,
+              "crater: delete: the state of container '%s' is damaged "
+              "(%s): removing %s only; check for its processes, cgroup "
+              "and loop device yourself\n",
+              argv[i], state_damage, dir);
+        remove_state_dir(dir);
+        return 0;
     }
 
     if (strcmp(container_status(&c, starttime), "stopped") != 0) {
@@ -980,7 +1009,7 @@ static int cmd_list(int argc, char **argv)
     if (strcmp(format, "table") == 0)
         print(stdout, "%-20s %-8s %-8s %-40s %s\n%s\n", "ID", "PID", "STATUS",
               "BUNDLE", "CREATED",
-              "--------------------------------------------------------"
+              "--------------------------------------------------"
               "--------------------------------------------------");
     else
         print(stdout, "[");
@@ -994,9 +1023,15 @@ static int cmd_list(int argc, char **argv)
 
         if (entry->d_name[0] == '.')
             continue;
-        if (read_state(entry->d_name, &c, &starttime, created, sizeof created) <
-            0)
+        switch (read_state(entry->d_name, &c, &starttime, created,
+                           sizeof created)) {
+        case -1: /* a folder without state.json: being created */
             continue;
+        case -2:
+            print(stderr, "crater: list: skipping container '%s': %s\n",
+                  entry->d_name, state_damage);
+            continue;
+        }
         status = container_status(&c, starttime);
         if (strcmp(format, "table") == 0) {
             print(stdout, "%-20s %-8d %-8s %-40s %s\n", c.id,
@@ -1101,7 +1136,9 @@ static void check_root(struct container *c)
              "with ./mkimage.sh)",
              c->root_path);
     if (!S_ISREG(st.st_mode))
-        fail("image %s is not a regular file", c->root_path);
+        fail("image %s is not a regular file: name an ext4 image file "
+             "(build one with ./mkimage.sh)",
+             c->root_path);
 
     /* The ext4 superblock: 1024 bytes at offset 1024 (ext4(5)). */
     fd = check(open(c->root_path, O_RDONLY | O_CLOEXEC), "open(\"%s\")",
@@ -1141,6 +1178,7 @@ static void create_container(struct container *c)
     pid_t pid;
 
     check_root(c);
+    step = "create state directory";
     state_path(c->state_dir, sizeof c->state_dir, c->id, NULL);
     if (access(c->state_dir, F_OK) == 0)
         fail("container '%s' already exists (%s): delete it first or pick "
@@ -1149,17 +1187,8 @@ static void create_container(struct container *c)
     if (c->use_cgroups)
         plan_cgroup(c);
 
-    /*
-     * The state directory: its mkdir is the lock that makes IDs unique.
-     * The ID is its name, and the cgroup's after "crater-", so an ID must
-     * also fit in a file name (NAME_MAX, 255 bytes on Linux).
-     */
+    /* The state directory: its mkdir is the lock that makes IDs unique. */
     step = "create state directory";
-    if (strlen(c->id) + strlen("crater-") > NAME_MAX)
-        fail("container ID of %zu characters is too long: crater names a "
-             "folder and a cgroup after it, and a file name holds at most "
-             "%d bytes; use at most %d characters",
-             strlen(c->id), NAME_MAX, NAME_MAX - (int)strlen("crater-"));
     make_dirs(state_root, 0700);
 
     /*
@@ -1307,7 +1336,7 @@ static void forward_signals(pid_t pid)
 /* Waits for the init to exit and returns crater's exit status for it. */
 static int wait_container(struct container *c)
 {
-    int status;
+    int status, code;
     pid_t pid;
 
     step = "wait";
@@ -1319,16 +1348,32 @@ static int wait_container(struct container *c)
 
     if (WIFEXITED(status)) {
         narrate("container exited with status %d", WEXITSTATUS(status));
-        return WEXITSTATUS(status);
+        code = WEXITSTATUS(status);
+    } else {
+        narrate("container was killed by signal %d", WTERMSIG(status));
+        code = 128 + WTERMSIG(status);
     }
-    if (WTERMSIG(status) == SIGKILL && c->use_cgroups && cgroup_oom_killed())
+    /* SIGKILL: the init's own, or the command's, which --init passes on. */
+    if (code == 128 + SIGKILL && c->use_cgroups && cgroup_oom_killed())
         print(stderr,
               "crater: the container was killed by the kernel's "
               "OOM killer: it reached its memory limit of %lld bytes\n",
               c->memory_limit);
-    else
-        narrate("container was killed by signal %d", WTERMSIG(status));
-    return 128 + WTERMSIG(status);
+    return code;
+}
+
+/*
+ * Returns whether the loop device whose sysfs backing_file is PATH is
+ * still bound to IMAGE; another container may have the device already.
+ */
+static int loop_bound_to(const char *path, const char *image)
+{
+    char backing[PATH_MAX];
+
+    if (read_file(path, backing, sizeof backing) < 0)
+        return 0;
+    backing[strcspn(backing, "\n")] = '\0';
+    return strcmp(backing, image) == 0;
 }
 
 /*
@@ -1347,7 +1392,7 @@ static void destroy_container(struct container *c)
     if (c->loop_device[0]) {
         format(path, sizeof path, "/sys/block/%s/loop/backing_file",
                c->loop_device + strlen("/dev/"));
-        for (int k = 0; k < 200 && access(path, F_OK) == 0; k++)
+        for (int k = 0; k < 200 && loop_bound_to(path, c->root_path); k++)
             usleep(10000);
     }
     disarm_watcher();
@@ -1736,33 +1781,30 @@ static void run_init(struct container *c)
  */
 #define LOOP_ATTEMPTS 200
 
-/* Names the process holding a lock on the image, from /proc/locks. */
-static int find_lock_holder(int fd)
+/*
+ * Returns the ID of a running or created container under the state root
+ * whose image is IMAGE, and its init's PID in *PID; NULL when there is
+ * none. The new container's own directory has no state.json yet.
+ */
+static const char *find_image_user(const char *image, pid_t *pid)
 {
-    struct stat st;
-    char line[256];
-    FILE *locks;
-    int holder = 0;
+    static struct container other;
+    unsigned long long starttime;
+    struct dirent *entry;
+    DIR *dir = opendir(state_root);
+    const char *found = NULL;
 
-    if (fstat(fd, &st) < 0 || !(locks = fopen("/proc/locks", "re")))
-        return 0;
-    /* "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF" (proc(5)) */
-    while (!holder && fgets(line, sizeof line, locks)) {
-        char *field[6], *end;
-        unsigned long major_number, minor_number, inode;
-
-        if (split_fields(line, field, 6) < 6 || strcmp(field[1], "FLOCK"))
-            continue;
-        /* The file: "MAJOR:MINOR:INODE", the device numbers in hex. */
-        major_number = strtoul(field[5], &end, 16);
-        minor_number = strtoul(end + (*end == ':'), &end, 16);
-        inode = strtoul(end + (*end == ':'), NULL, 10);
-        if (major_number == major(st.st_dev) &&
-            minor_number == minor(st.st_dev) && inode == st.st_ino)
-            holder = atoi(field[4]);
-    }
-    fclose(locks);
-    return holder;
+    while (dir && !found && (entry = readdir(dir)))
+        if (entry->d_name[0] != '.' &&
+            read_state(entry->d_name, &other, &starttime, NULL, 0) == 0 &&
+            strcmp(other.root_path, image) == 0 &&
+            strcmp(container_status(&other, starttime), "stopped") != 0) {
+            found = other.id;
+            *pid = other.pid;
+        }
+    if (dir)
+        closedir(dir);
+    return found;
 }
 
 /*
@@ -1774,7 +1816,8 @@ static int find_lock_holder(int fd)
  */
 static void lock_image(struct container *c, int fd)
 {
-    int holder;
+    const char *user;
+    pid_t pid;
 
     if (trace(flock(fd, (c->readonly ? LOCK_SH : LOCK_EX) | LOCK_NB),
               "flock(\"%s\", %s)", c->root_path,
@@ -1782,13 +1825,14 @@ static void lock_image(struct container *c, int fd)
         return;
     if (errno != EWOULDBLOCK)
         die("flock(\"%s\")", c->root_path);
-    holder = find_lock_holder(fd);
-    if (holder)
-        fail("image %s is in use by another container (locked by the crater "
-             "process %d that created it)%s",
-             c->root_path, holder,
+    user = find_image_user(c->root_path, &pid);
+    if (user)
+        fail("image %s is in use by container '%s' (init PID %d)%s",
+             c->root_path, user, (int)pid,
              c->readonly ? "" : "; --read-only runs may share an image");
-    fail("image %s is in use by another container", c->root_path);
+    fail("image %s is in use by a container of another --root, or by a "
+         "loop device attached by hand (losetup -j %s lists them)",
+         c->root_path, c->root_path);
 }
 
 /*
@@ -2526,7 +2570,8 @@ static void plan_cgroup(struct container *c)
         if (access(cgroup.leaf[k], F_OK) == 0)
             fail("cgroup %s already exists: another container uses it, or "
                  "one that crater could not clean up (crater delete --force "
-                 "ID removes it)",
+                 "ID removes it with the container; otherwise rmdir it once "
+                 "it has no processes)",
                  cgroup.leaf[k]);
     }
 }
@@ -2608,19 +2653,20 @@ static void apply_cgroup_limits(struct container *c)
            c->pids_limit);
     if (c->memory_limit < 0)
         format(shown[1], sizeof shown[1], "max");
+    else if (c->memory_limit % (1 << 20) == 0)
+        format(shown[1], sizeof shown[1], "%lldMB", c->memory_limit >> 20);
+    else if (c->memory_limit % (1 << 10) == 0)
+        format(shown[1], sizeof shown[1], "%lldKB", c->memory_limit >> 10);
     else
-        format(shown[1], sizeof shown[1],
-               c->memory_limit >= 1 << 20 ? "%lldMB" : "%lldKB",
-               c->memory_limit >= 1 << 20 ? c->memory_limit >> 20
-                                          : c->memory_limit >> 10);
+        format(shown[1], sizeof shown[1], "%lldB", c->memory_limit);
     if (c->cpu_quota < 0) {
         format(shown[2], sizeof shown[2], "max");
     } else {
-        /* CPUs in thousandths, shown as 0.5 or 2: trailing zeros go. */
-        long long milli =
-            c->cpu_quota * 1000 / (c->cpu_period > 0 ? c->cpu_period : 100000);
-        int n = format(shown[2], sizeof shown[2], "%lld.%03lld", milli / 1000,
-                       milli % 1000);
+        /* CPUs to 5 decimals, shown as 0.5 or 2: trailing zeros go. */
+        long long period = c->cpu_period > 0 ? c->cpu_period : 100000;
+        long long decimals = c->cpu_quota % period * 100000 / period;
+        int n = format(shown[2], sizeof shown[2], "%lld.%05lld",
+                       c->cpu_quota / period, decimals);
         while (shown[2][n - 1] == '0')
             shown[2][--n] = '\0';
         if (shown[2][n - 1] == '.')
@@ -2849,6 +2895,8 @@ static void write_state(struct container *c)
     print_json_string(out, c->bundle);
     print(out, ",\n  \"created\": \"%s\",\n  \"loop\": ", created);
     print_json_string(out, c->loop_device);
+    print(out, ",\n  \"image\": ");
+    print_json_string(out, c->root_is_image ? c->root_path : "");
     print(out, ",\n  \"cgroups\": [");
     for (int d = 0; d < c->ncgroup_dirs; d++) {
         print(out, "%s\n    ", d ? "," : "");
@@ -2906,7 +2954,9 @@ static void print_state(struct container *c, const char *status,
         print(stdout, ": ");
         print_json_string(stdout, c->annotations[k][1]);
     }
-    print(stdout, "%s}\n%s}", c->nannotations ? "\n  " : "", indent);
+    if (c->nannotations)
+        print(stdout, "\n%s  ", indent);
+    print(stdout, "}\n%s}", indent);
 }
 
 /*
@@ -2932,7 +2982,10 @@ static struct json *json_member(struct json *object, const char *name);
 static const char *json_text(struct json *value);
 
 /*
- * Reads ROOT/ID/state.json into C. Returns -1 when there is none.
+ * Reads ROOT/ID/state.json into C. Returns -1 when there is none, and -2
+ * when it is damaged (state_damage says how). A state file is damaged
+ * when it is not JSON or has no positive pid and starttime: a pid of 0
+ * or -1 given to kill(2) would signal whole groups of processes.
  * CREATED, when given, receives the creation time.
  */
 static int read_state(const char *id, struct container *c,
@@ -2940,7 +2993,7 @@ static int read_state(const char *id, struct container *c,
                       size_t created_len)
 {
     static char text[65536];
-    char path[PATH_MAX], error[256];
+    char path[PATH_MAX];
     struct json *state, *item;
     int k;
 
@@ -2948,17 +3001,24 @@ static int read_state(const char *id, struct container *c,
     state_path(path, sizeof path, id, "state.json");
     if (read_file(path, text, sizeof text) < 0)
         return -1;
-    state = parse_json(text, path, error, sizeof error);
+    state = parse_json(text, path, state_damage, sizeof state_damage);
     if (!state)
-        fail("%s", error);
+        return -2;
 
     format(c->id, sizeof c->id, "%s", id);
     state_path(c->state_dir, sizeof c->state_dir, id, NULL);
     c->pid = atoi(json_text(json_member(state, "pid")));
     *starttime = strtoull(json_text(json_member(state, "starttime")), NULL, 10);
+    if (c->pid <= 0 || *starttime == 0) {
+        format(state_damage, sizeof state_damage,
+               "%s: no positive \"pid\" and \"starttime\"", path);
+        return -2;
+    }
     c->bundle = json_text(json_member(state, "bundle"));
     format(c->loop_device, sizeof c->loop_device, "%s",
            json_text(json_member(state, "loop")));
+    c->root_path = json_text(json_member(state, "image"));
+    c->root_is_image = c->root_path[0] != '\0';
     if (created)
         format(created, created_len, "%s",
                json_text(json_member(state, "created")));
@@ -3579,17 +3639,24 @@ static void load_config(struct container *c, const char *bundle)
     char *text;
     FILE *file;
     long size;
+    int fd;
 
     step = "read config.json";
     if (!realpath(bundle, bundle_path))
         die("realpath(\"%s\") (the bundle)", bundle);
     c->bundle = bundle_path;
     format(path, sizeof path, "%s/config.json", bundle_path);
-    file = fopen(path, "re");
-    if (!file)
-        die("fopen(\"%s\")", path);
-    if (fstat(fileno(file), &st) < 0 || st.st_size > (1 << 24))
+    /* O_NONBLOCK: a FIFO named config.json must not block the open. */
+    fd = check(open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC), "open(\"%s\")",
+               path);
+    check(fstat(fd, &st), "fstat(\"%s\")", path);
+    if (!S_ISREG(st.st_mode))
+        fail("%s is not a regular file", path);
+    if (st.st_size > (1 << 24))
         fail("%s is larger than 16 MiB", path);
+    file = fdopen(fd, "r");
+    if (!file)
+        die("fdopen(\"%s\")", path);
     size = (long)st.st_size;
     text = calloc(1, (size_t)size + 1);
     if (!text || (long)fread(text, 1, (size_t)size, file) != size)
@@ -3695,8 +3762,7 @@ static int cmd_exec(int argc, char **argv)
     if (argc - i < 2)
         usage_error("exec takes a container ID and a command");
     check_id(argv[i]);
-    if (read_state(argv[i], &c, &starttime, NULL, 0) < 0)
-        fail("container '%s' does not exist", argv[i]);
+    need_state(argv[i], &c, &starttime, NULL, 0);
     if (strcmp(container_status(&c, starttime), "running") != 0)
         fail("container '%s' is not running (it is %s)", c.id,
              container_status(&c, starttime));
@@ -3779,6 +3845,18 @@ static const struct hint {
      "it with e2fsck -f IMAGE, or rebuild it with "
      "./mkimage.sh"},
     {EBUSY, "loop", "another process is using that loop device"},
+    {EBADMSG, "mount image",
+     "the ext4 file system is damaged: check it with e2fsck -f IMAGE, or "
+     "rebuild it with ./mkimage.sh"},
+    {EPERM, "open image",
+     "the image file is immutable or append-only (lsattr shows it): "
+     "chattr -i it, or run with --read-only"},
+    {EAGAIN, "fork",
+     "the container's cgroup reached its pids limit: raise --pids (or "
+     "linux.resources.pids.limit)"},
+    {ENOENT, "read config.json",
+     "no config.json in that folder: run in a bundle folder or name one "
+     "with --bundle DIR"},
     {EROFS, "mount",
      "the root is read-only: add the mount point to the "
      "image"},
@@ -3815,7 +3893,7 @@ static void __attribute__((noreturn)) finish_with_error(void)
 static void die(const char *fmt, ...)
 {
     int saved = errno;
-    char call[1024];
+    char call[2 * PATH_MAX];
     va_list ap;
 
     va_start(ap, fmt);
@@ -3879,7 +3957,7 @@ static long trace(long rc, const char *fmt, ...)
 static long check(long rc, const char *fmt, ...)
 {
     int saved = errno;
-    char call[1024];
+    char call[2 * PATH_MAX];
     va_list ap;
 
     va_start(ap, fmt);
@@ -4033,7 +4111,7 @@ static int format(char *buf, size_t size, const char *fmt, ...)
 /* Formats into one buffer and writes it with one fputs(). */
 static void vprint(FILE *out, const char *fmt, va_list ap)
 {
-    char text[3 * PATH_MAX];
+    char text[4 * PATH_MAX];
 
     vformat(text, sizeof text, fmt, ap);
     fputs(text, out);

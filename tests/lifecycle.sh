@@ -434,6 +434,40 @@ t_start_dead() {
     return $result
 }
 
+# A state.json with pid 0 must never reach kill(2): kill(0, ...) would
+# signal crater's own process group, and kill(-1, ...) every process.
+t_damaged_state() {
+    mkdir -p "$STATE/bad-pid" "$STATE/bad-json"
+    printf '{"id": "bad-pid", "bundle": "/x"}\n' >"$STATE/bad-pid/state.json"
+    printf '{bad\n' >"$STATE/bad-json/state.json"
+    out=$(crater kill bad-pid TERM 2>&1)
+    expect_eq "exit status of kill" 1 $? || return 1
+    expect_in "kill's error" "is damaged" "$out" || return 1
+    out=$(crater state bad-json 2>&1)
+    expect_eq "exit status of state" 1 $? || return 1
+    expect_in "state's error" "delete --force bad-json" "$out" || return 1
+    out=$(crater list --format json 2>"$TMP/list.err")
+    expect_eq "exit status of list" 0 $? || return 1
+    expect_eq "list --format json" "[]" "$out" || return 1
+    expect_in "list's warning" "skipping container 'bad-json'" \
+        "$(cat "$TMP/list.err")" || return 1
+    crater delete bad-pid 2>/dev/null && {
+        fail "delete without --force removed a damaged state"
+        return 1
+    }
+    crater delete --force bad-pid 2>/dev/null &&
+        crater delete --force bad-json 2>/dev/null ||
+        { fail "delete --force of a damaged state failed"; return 1; }
+    expect_eq "state folders left" "" \
+        "$(ls -d "$STATE/bad-pid" "$STATE/bad-json" 2>/dev/null)"
+}
+
+t_help_after_command() {
+    out=$(crater create --help)
+    expect_eq "exit status" 0 $? || return 1
+    expect_in "help text" "usage: crater" "$out"
+}
+
 # --- create ------------------------------------------------------------------
 
 check_create_race() {
@@ -1285,6 +1319,8 @@ run_lifecycle_tests() {
     run_test "start of unknown ID fails" t_start_unknown
     run_test "start of started container fails" t_start_twice
     run_test "start of dead container fails" t_start_dead
+    run_test "damaged state.json is reported" t_damaged_state
+    run_test "help after a command" t_help_after_command
 
     run_test "ten creates of one ID" t_create_race
     run_test "invalid IDs are rejected" t_invalid_ids

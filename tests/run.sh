@@ -302,7 +302,24 @@ t_cgroup_memory_hog_killed() {
         /bin/dd if=/dev/zero of=/dev/null bs=64M count=1 2>&1)
     status=$?
     expect_eq "exit status" 137 "$status" || return 1
-    expect_in "crater's report" "OOM killer" "$out"
+    expect_in "crater's report" "OOM killer" "$out" || return 1
+    # Under --init the command's SIGKILL reaches crater as exit status 137.
+    out=$(crater run --init --memory 32M --image "$IMAGE" \
+        /bin/dd if=/dev/zero of=/dev/null bs=64M count=1 2>&1)
+    expect_eq "exit status with --init" 137 $? || return 1
+    expect_in "crater's report with --init" "OOM killer" "$out"
+}
+
+# The init moves itself: "0" into tasks (v1) or cgroup.procs (v2).
+t_cgroup_joined_by_init() {
+    crater -v run --image "$IMAGE" /bin/true 2>"$TMP/err" || return 1
+    if [ $CGROUP_V2 = 1 ]; then
+        file=cgroup.procs leaves=1
+    else
+        file=tasks leaves=3
+    fi
+    expect_eq "writes of 0 to $file" $leaves \
+        "$(grep -c "write(\"/sys/fs/cgroup/.*/$file\", \"0\") = 0" "$TMP/err")"
 }
 
 t_cgroup_cpu_throttled() {
@@ -417,7 +434,13 @@ t_progress_lines() {
             { fail "missing progress line '$line' in: $(cat "$TMP/err")"; return 1; }
     done
     crater run -q --image "$IMAGE" /bin/true 2>"$TMP/err" || return 1
-    expect_eq "stderr with -q" "" "$(cat "$TMP/err")"
+    expect_eq "stderr with -q" "" "$(cat "$TMP/err")" || return 1
+    crater run --pids 7 --memory 8500K --cpus 0.0125 --image "$IMAGE" \
+        /bin/true 2>"$TMP/err" ||
+        { fail "run failed: $(cat "$TMP/err")"; return 1; }
+    expect_in "limits line" \
+        "Parent: Cgroup limits (PID=7, Mem=8500KB, CPU=0.0125) applied." \
+        "$(cat "$TMP/err")"
 }
 
 t_verbose_names_calls() {
@@ -485,12 +508,14 @@ t_not_root() {
 }
 
 t_image_locked() {
-    start_background --image "$IMAGE" /bin/sleep 30 || return 1
+    start_background --name lock-holder --image "$IMAGE" /bin/sleep 30 ||
+        return 1
     out=$(crater run --image "$IMAGE" /bin/true 2>&1)
     status=$?
     stop_background
     expect_eq "exit status of a second writer" 125 "$status" || return 1
-    expect_in "error" "in use by another container" "$out"
+    expect_in "error" "in use by container 'lock-holder' (init PID $IPID)" \
+        "$out"
 }
 
 t_mkimage_busybox() {
@@ -538,6 +563,7 @@ run_image_tests() {
     run_test "cgroup v2 controllers enabled" t_cgroup_v2_controllers_enabled
     run_test "pids limit stops a fork loop" t_cgroup_pids_limit_stops_fork_loop
     run_test "memory hog is OOM-killed" t_cgroup_memory_hog_killed
+    run_test "init joins its cgroup itself" t_cgroup_joined_by_init
     run_test "cpu limit throttles" t_cgroup_cpu_throttled
     run_test "no-cgroups keeps host cgroup" t_no_cgroups
     run_test "missing controller is named" t_cgroup_missing_controller
