@@ -127,8 +127,9 @@ struct container {
     gid_t gid;
     gid_t groups[MAX_LIST];
     int ngroups;
-    int init;     /* a small init as PID 1, --init */
-    int terminal; /* process.terminal */
+    int init;           /* a small init as PID 1, --init */
+    int born_in_cgroup; /* the init was created inside its cgroup */
+    int terminal;       /* process.terminal */
 
     /* How to isolate it. */
     int unshare_flags; /* CLONE_NEW* to create */
@@ -222,6 +223,7 @@ static void add_default_mounts(struct container *c);
 static void plan_cgroup(struct container *c);
 static void apply_cgroup_limits(struct container *c);
 static void join_cgroup(char leaves[][PATH_MAX], int nleaves);
+static pid_t fork_init(struct container *c);
 static void remove_cgroup(struct container *c);
 static int cgroup_oom_killed(void);
 
@@ -1233,7 +1235,7 @@ static void create_container(struct container *c)
             join_namespace(&c->joins[k]);
     if (c->unshare_flags & CLONE_NEWPID)
         check(unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)");
-    pid = check(fork(), "fork()");
+    pid = fork_init(c);
     if (pid == 0) {
         close(to_child[1]);
         close(to_parent[0]);
@@ -1580,7 +1582,7 @@ static void child_main(struct container *c, int from_parent, int to_parent)
                     c->root_is_image ? c->image_fd : -1);
 
     /* Into the cgroup first, so that everything from here on counts. */
-    if (c->use_cgroups)
+    if (c->use_cgroups && !c->born_in_cgroup)
         join_cgroup(c->leaves, c->nleaves);
     create_namespaces(c);
     say("Successfully isolated namespaces!");
@@ -2693,9 +2695,8 @@ static void apply_cgroup_limits(struct container *c)
  *
  * cgroup v2 has no tasks file, and cgroup.threads moves threads only
  * within one threaded subtree, so there the whole process moves through
- * cgroup.procs and pays the wait. NOTE: crun avoids it on cgroup v2 by
- * creating the init inside its cgroup, with clone3(CLONE_INTO_CGROUP)
- * (Linux 5.7).
+ * cgroup.procs and pays the wait. That is why fork_init() creates the
+ * init inside its cgroup on cgroup v2, and this move is its fallback.
  */
 static void join_cgroup(char leaves[][PATH_MAX], int nleaves)
 {
@@ -2708,6 +2709,43 @@ static void join_cgroup(char leaves[][PATH_MAX], int nleaves)
             format(path, sizeof path, "%s/cgroup.procs", leaves[k]);
         check(write_file(path, "0"), "write(\"%s\", \"0\")", path);
     }
+}
+
+/*
+ * Forks the container's init. On cgroup v2, clone3(2) with
+ * CLONE_INTO_CGROUP (Linux 5.7) creates it inside its cgroup, so it never
+ * has to move (see join_cgroup). Its other arguments are fork()'s: no
+ * shared memory, and SIGCHLD to the parent at the init's exit. Where
+ * clone3 is missing (ENOSYS, which is also what seccomp filters of
+ * container engines return) or predates CLONE_INTO_CGROUP (E2BIG), a
+ * plain fork() follows and the init joins its cgroup itself.
+ *
+ * NOTE: clone3 has no libc wrapper, and the raw call skips libc's fork
+ * bookkeeping: the child's libc still holds the parent's thread ID,
+ * which raise() and pthread functions use. The init calls neither.
+ */
+static pid_t fork_init(struct container *c)
+{
+    struct clone_args args = {.flags = CLONE_INTO_CGROUP,
+                              .exit_signal = SIGCHLD};
+    long pid;
+
+    if (!c->use_cgroups || !cgroup.v2)
+        return check(fork(), "fork()");
+    args.cgroup = check(open(c->leaves[0], O_PATH | O_DIRECTORY | O_CLOEXEC),
+                        "open(\"%s\", O_PATH)", c->leaves[0]);
+    pid = syscall(SYS_clone3, &args, sizeof args);
+    if (pid == 0) {
+        c->born_in_cgroup = 1;
+        return 0;
+    }
+    trace(pid, "clone3(CLONE_INTO_CGROUP, \"%s\")", c->leaves[0]);
+    close(args.cgroup);
+    if (pid > 0)
+        return pid;
+    if (errno != ENOSYS && errno != E2BIG)
+        die("clone3(CLONE_INTO_CGROUP, \"%s\")", c->leaves[0]);
+    return check(fork(), "fork()");
 }
 
 /*

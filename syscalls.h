@@ -33,6 +33,31 @@
 #define CLONE_NEWTIME 0x00000080 /* Linux 5.6 */
 #endif
 
+/*
+ * clone3(2), Linux 5.3: include/uapi/linux/sched.h. Every field is 64
+ * bits wide, pointers too. CLONE_INTO_CGROUP and the cgroup field (a
+ * descriptor of a cgroup v2 directory) came in Linux 5.7; a kernel that
+ * predates them sees a longer struct than its own and fails with E2BIG.
+ */
+#ifndef SYS_clone3
+#define SYS_clone3 435
+#endif
+#define CLONE_INTO_CGROUP 0x200000000ULL
+
+struct clone_args {
+    uint64_t flags;
+    uint64_t pidfd;
+    uint64_t child_tid;
+    uint64_t parent_tid;
+    uint64_t exit_signal; /* SIGCHLD, as for fork() */
+    uint64_t stack;
+    uint64_t stack_size;
+    uint64_t tls;
+    uint64_t set_tid;
+    uint64_t set_tid_size;
+    uint64_t cgroup;
+};
+
 /* Filesystem magic numbers: statfs(2), include/uapi/linux/magic.h. */
 #define CGROUP2_SUPER_MAGIC 0x63677270
 #define EXT4_SUPER_MAGIC    0xEF53 /* 16 bits at byte 1080 of the disk */

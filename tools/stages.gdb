@@ -24,10 +24,12 @@
 #   7/8  lo up                    bring_up_loopback    container init
 #   8/8  command executed         catch exec           the command's process
 #
-# --no-cgroups skips stage 1, a run without an image (a bundle with a
-# directory root) skips stage 3, and a run that keeps the host's network
-# namespace skips stage 7. crater (the parent) has written the cgroup's
-# limits before it forks the init, which joins the cgroup first.
+# crater (the parent) writes the cgroup's limits before it forks the
+# init, which then joins the cgroup first. On cgroup v2 clone3 creates
+# the init inside its cgroup, so there is no stage 1 there, nor with
+# --no-cgroups. A run without an image (a bundle with a directory root)
+# skips stage 3, and one that keeps the host's network namespace skips
+# stage 7.
 #
 # crater runs as three processes (four with --init), and gdb treats each
 # one differently:
