@@ -1220,7 +1220,7 @@ static void create_container(struct container *c)
     check(pipe2(to_child, O_CLOEXEC), "pipe2(to_child)");
     check(pipe2(to_parent, O_CLOEXEC), "pipe2(to_parent)");
 
-    /* The cgroup exists before the init: its first step is to join it. */
+    /* The cgroup exists before the init, which starts in it or joins it. */
     if (c->use_cgroups)
         apply_cgroup_limits(c);
 
@@ -2721,7 +2721,7 @@ static void join_cgroup(char leaves[][PATH_MAX], int nleaves)
  * plain fork() follows and the init joins its cgroup itself.
  *
  * NOTE: clone3 has no libc wrapper, and the raw call skips libc's fork
- * bookkeeping: the child's libc still holds the parent's thread ID,
+ * bookkeeping: the child's libc still records the parent's thread ID,
  * which raise() and pthread functions use. The init calls neither.
  */
 static pid_t fork_init(struct container *c)
@@ -3021,7 +3021,7 @@ static const char *json_text(struct json *value);
 
 /*
  * Reads ROOT/ID/state.json into C. Returns -1 when there is none, and -2
- * when it is damaged (state_damage says how). A state file is damaged
+ * when it is damaged (state_damage gives the reason). A state file is damaged
  * when it is not JSON or has no positive pid and starttime: a pid of 0
  * or -1 given to kill(2) would signal whole groups of processes.
  * CREATED, when given, receives the creation time.
