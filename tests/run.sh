@@ -125,7 +125,7 @@ t_mounts_stay_inside() {
 t_mounts_private_on_shared_host() {
     need unshare || return 2
     # A mount namespace whose / is shared, as on systemd hosts. The pid
-    # file of an earlier test must not stand in for this one's.
+    # file of an earlier test must not be read as this one's.
     rm -f "$TMP/pid"
     unshare -m sh -c '
         mount --make-rshared / || exit 3
@@ -312,7 +312,7 @@ t_cgroup_memory_hog_killed() {
 
 # On cgroup v2 clone3 creates the init inside its cgroup; on v1 the init
 # moves itself, writing "0" into the tasks file of each hierarchy.
-t_cgroup_joined_by_init() {
+t_cgroup_init_starts_inside() {
     crater -v run --image "$IMAGE" /bin/true 2>"$TMP/err" || return 1
     if [ $CGROUP_V2 = 1 ]; then
         expect_eq "clone3 calls" 1 \
@@ -567,7 +567,7 @@ run_image_tests() {
     run_test "cgroup v2 controllers enabled" t_cgroup_v2_controllers_enabled
     run_test "pids limit stops a fork loop" t_cgroup_pids_limit_stops_fork_loop
     run_test "memory hog is OOM-killed" t_cgroup_memory_hog_killed
-    run_test "init starts in its cgroup" t_cgroup_joined_by_init
+    run_test "init starts in its cgroup" t_cgroup_init_starts_inside
     run_test "cpu limit throttles" t_cgroup_cpu_throttled
     run_test "no-cgroups keeps host cgroup" t_no_cgroups
     run_test "missing controller is named" t_cgroup_missing_controller
