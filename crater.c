@@ -1008,6 +1008,11 @@ static int cmd_list(int argc, char **argv)
                     "json)",
                     format);
 
+    /* No state root yet means no containers; anything else is an error. */
+    dir = opendir(state_root);
+    if (!dir && errno != ENOENT)
+        die("opendir(\"%s\")", state_root);
+
     if (strcmp(format, "table") == 0)
         print(stdout, "%-20s %-8s %-8s %-40s %s\n%s\n", "ID", "PID", "STATUS",
               "BUNDLE", "CREATED",
@@ -1016,7 +1021,6 @@ static int cmd_list(int argc, char **argv)
     else
         print(stdout, "[");
 
-    dir = opendir(state_root);
     while (dir && (entry = readdir(dir))) {
         static struct container c;
         unsigned long long starttime;
