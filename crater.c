@@ -602,6 +602,7 @@ struct run_options {
     const char *extra_env[MAX_LIST];
     int nextra_env;
     int image_options; /* how many only an image run takes */
+    int limits;        /* --pids, --memory and --cpus given */
 };
 
 /*
@@ -657,13 +658,13 @@ static void parse_run(struct container *c, struct run_options *o, int argc,
             o->hostname = value, o->image_options++;
         } else if ((value = option_value(argc, argv, &i, "--pids"))) {
             c->pids_limit = parse_count("--pids", value, 4194304);
-            o->image_options++;
+            o->image_options++, o->limits++;
         } else if ((value = option_value(argc, argv, &i, "--memory"))) {
             c->memory_limit = parse_size("--memory", value);
-            o->image_options++;
+            o->image_options++, o->limits++;
         } else if ((value = option_value(argc, argv, &i, "--cpus"))) {
             c->cpu_quota = parse_cpus("--cpus", value);
-            o->image_options++;
+            o->image_options++, o->limits++;
         } else if ((value = option_value(argc, argv, &i, "--env"))) {
             if (value[0] == '=' || !strchr(value, '='))
                 usage_error("invalid value for --env: '%s' (expected "
@@ -695,6 +696,9 @@ static void parse_run(struct container *c, struct run_options *o, int argc,
         usage_error("options --image, --hostname, --pids, --memory, --cpus, "
                     "--env and --read-only are for image runs; a bundle "
                     "sets them in config.json");
+    if (!c->use_cgroups && o->limits)
+        usage_error("--pids, --memory and --cpus set cgroup limits, which "
+                    "--no-cgroups turns off: drop one or the other");
 }
 
 /* Fills in C for an image run: the image, the command, the defaults. */
@@ -757,7 +761,8 @@ static int cmd_run(int argc, char **argv)
     if (bundle_mode) {
         if (argc - first != 1)
             usage_error("run with a bundle takes one container ID");
-        check_id(argv[first]);
+        if (!valid_id(argv[first]))
+            usage_error("invalid container ID '%s': " ID_RULE, argv[first]);
         format(c.id, sizeof c.id, "%s", argv[first]);
         load_config(&c, c.bundle);
     } else {

@@ -37,7 +37,7 @@
  * clone3(2), Linux 5.3: include/uapi/linux/sched.h. Every field is 64
  * bits wide, pointers too. CLONE_INTO_CGROUP and the cgroup field (a
  * descriptor of a cgroup v2 directory) came in Linux 5.7. An older
- * kernel receives a longer struct than it knows and fails with E2BIG.
+ * kernel receives a struct longer than its own and fails with E2BIG.
  */
 #ifndef SYS_clone3
 #define SYS_clone3 435

@@ -541,10 +541,12 @@ t_invalid_ids() {
         n=$((n + 1))
     done
     long=${long}a
+    # 249: one more than a file name holds after "crater-".
+    just_over=$(printf '%249s' '' | tr ' ' a)
 
-    for bad in .. a/b "" .x "$long"; do
+    for bad in .. a/b "" .x "$long" "$just_over"; do
         label="'$bad'"
-        [ "$bad" = "$long" ] && label="of ${#long} characters"
+        [ ${#bad} -gt 200 ] && label="of ${#bad} characters"
         "$CRATER" --root "$sandbox/state" -q create \
             --bundle "$TMP/ids-bundle" --pid-file "$TMP/ids.pid" "$bad" \
             >"$TMP/ids.out" 2>&1 </dev/null
@@ -571,6 +573,13 @@ t_invalid_ids() {
         expect_eq "suite state after ID $label" "" "$(ls -A "$STATE")" ||
             return 1
     done
+
+    # run's ID is an argument: a bad one is a mistake on the command line.
+    "$CRATER" --root "$sandbox/state" -q run --bundle "$TMP/ids-bundle" \
+        /bin/echo >"$TMP/ids.out" 2>&1 </dev/null
+    expect_eq "exit status of run with ID '/bin/echo'" 2 $? || return 1
+    expect_in "error for run with ID '/bin/echo'" "invalid container ID" \
+        "$(cat "$TMP/ids.out")"
 }
 
 # expect_bad_config CASE TEXT: create of bundle $TMP/bad-CASE fails

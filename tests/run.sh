@@ -473,6 +473,9 @@ t_bad_option_values() {
         [ "$value" = "$bad" ] || expect_in "error for $bad" "$value" "$out" ||
             return 1
     done
+    out=$(crater run --no-cgroups --pids 5 --image "$IMAGE" /bin/true 2>&1)
+    expect_eq "exit status of run --no-cgroups --pids 5" 2 $? || return 1
+    expect_in "error for --no-cgroups --pids 5" "--no-cgroups" "$out"
 }
 
 t_bad_images() {
