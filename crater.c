@@ -2738,18 +2738,21 @@ static pid_t fork_init(struct container *c)
     struct clone_args args = {.flags = CLONE_INTO_CGROUP,
                               .exit_signal = SIGCHLD};
     long pid;
+    int saved;
 
     if (!c->use_cgroups || !cgroup.v2)
         return check(fork(), "fork()");
     args.cgroup = check(open(c->leaves[0], O_PATH | O_DIRECTORY | O_CLOEXEC),
                         "open(\"%s\", O_PATH)", c->leaves[0]);
     pid = syscall(SYS_clone3, &args, sizeof args);
+    saved = errno;
+    close(args.cgroup); /* in both processes */
     if (pid == 0) {
         c->born_in_cgroup = 1;
         return 0;
     }
+    errno = saved;
     trace(pid, "clone3(CLONE_INTO_CGROUP, \"%s\")", c->leaves[0]);
-    close(args.cgroup);
     if (pid > 0)
         return pid;
     if (errno != ENOSYS && errno != E2BIG)
