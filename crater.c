@@ -2872,8 +2872,8 @@ static void bring_up_loopback(void)
  *                          mount namespace only
  *
  * state.json keeps what the other commands need: the init's PID and its
- * start time (to tell a reused PID apart), the loop device and the
- * cgroup directories to remove.
+ * start time (to tell a reused PID apart), the loop device and its image,
+ * and the cgroup directories to remove.
  */
 static void state_path(char *out, size_t len, const char *id, const char *file)
 {
