@@ -19,7 +19,8 @@
  *      lock the image
  *   3  cgroup: mkdir, write limits
  *      "Parent: Cgroup limits ..."
- *   4  unshare(CLONE_NEWPID), fork  ---> 5  join the cgroup
+ *   4  unshare(CLONE_NEWPID), fork  ---> 5  join the cgroup (on cgroup v2,
+ *                                           clone3 forks it inside)
  *                                        6  unshare mount, UTS, IPC, net
  *                                           "Successfully isolated ..."
  *                                        7  make / private, attach the image
@@ -28,7 +29,8 @@
  *                                        8  mount /proc, /sys, /dev, ...
  *                                        9  pivot_root into the image
  *                                        10 bring up lo, set the host name
- *   11 write ROOT/ID/state.json   <---   12 wait on ROOT/ID/exec.fifo
+ *                                        11 open ROOT/ID/exec.fifo, then
+ *   12 write ROOT/ID/state.json   <---      report ready and wait on it
  *   13 write to exec.fifo         --->   14 execve the command
  *                                           "Child: Environment isolated..."
  *   15 wait, forward signals, clean up
@@ -285,6 +287,7 @@ static int split_mountinfo(char *line, char **root, char **point, char **type,
                            char **super);
 static int write_file(const char *path, const char *value);
 static int read_file(const char *path, char *buf, size_t len);
+static char *read_text_file(const char *path, const char **problem);
 static void make_dirs(const char *path, mode_t mode);
 
 /*
@@ -815,6 +818,14 @@ static int cmd_create(int argc, char **argv)
     return 0;
 }
 
+/* Fails for ID, whose state.json read_state() found damaged. */
+static void fail_damaged(const char *id)
+{
+    fail("the state of container '%s' is damaged (%s): crater --root %s "
+         "delete --force %s removes its directory",
+         id, state_damage, state_root, id);
+}
+
 /* Reads ID's state into C, or fails when it is missing or damaged. */
 static void need_state(const char *id, struct container *c,
                        unsigned long long *starttime, char *created,
@@ -826,9 +837,7 @@ static void need_state(const char *id, struct container *c,
         fail("container '%s' does not exist (no %s/%s/state.json)", id,
              state_root, id);
     if (rc == -2)
-        fail("the state of container '%s' is damaged (%s): crater delete "
-             "--force %s removes its directory",
-             id, state_damage, id);
+        fail_damaged(id);
 }
 
 /* Reads ID's state for a command that takes only an ID. */
@@ -964,7 +973,7 @@ static int cmd_delete(int argc, char **argv)
         fail("container '%s' does not exist", argv[i]);
     case -2: /* the processes, cgroup and loop device are unknown */
         if (!force)
-            need_state(argv[i], &c, &starttime, NULL, 0);
+            fail_damaged(argv[i]);
         print(stderr,
               "crater: delete: the state of container '%s' is damaged "
               "(%s): removing %s only; check for its processes, cgroup "
@@ -1760,7 +1769,7 @@ static void run_init(struct container *c)
         sigaddset(&set, forwarded_signals[k]);
     sigprocmask(SIG_BLOCK, &set, NULL);
 
-    command = check(fork(), "fork() command");
+    command = check(fork(), "fork() in the container");
     if (command == 0) {
         sigprocmask(SIG_UNBLOCK, &set, NULL);
         exec_command(c);
@@ -1841,8 +1850,9 @@ static void lock_image(struct container *c, int fd)
         fail("image %s is in use by container '%s' (init PID %d)%s",
              c->root_path, user, (int)pid,
              c->readonly ? "" : "; --read-only runs may share an image");
-    fail("image %s is in use by a container of another --root, or by a "
-         "loop device attached by hand (losetup -j %s lists them)",
+    fail("image %s is in use: by a container being created, one with a "
+         "damaged state, one of another --root, or a loop device attached "
+         "by hand (losetup -j %s lists the loop devices)",
          c->root_path, c->root_path);
 }
 
@@ -2622,8 +2632,9 @@ static void enable_controllers(const char *dir)
 }
 
 /*
- * Creates the cgroup and writes the limits, before the init exists; the
- * init then joins the cgroup itself (join_cgroup).
+ * Creates the cgroup and writes the limits, before the init exists. The
+ * init then starts inside it (fork_init, cgroup v2) or joins it itself
+ * (join_cgroup).
  */
 static void apply_cgroup_limits(struct container *c)
 {
@@ -2694,8 +2705,9 @@ static void apply_cgroup_limits(struct container *c)
  * Why the process moves itself, through the tasks file on cgroup v1:
  * a move through cgroup.procs takes a lock over every process on the
  * machine (cgroup_threadgroup_rwsem, in kernel/cgroup/cgroup.c). Taking
- * it for writing first waits for an RCU grace period, which was about
- * 12 ms on an idle test machine, half the run time of a short container.
+ * it for writing first waits for an RCU grace period: 12 ms, half the
+ * run time of a short container, on a 2-CPU VM with Linux 6.18 (the
+ * grace period depends on the kernel's configuration and load).
  * A thread that moves only itself, by writing "0" to tasks, cannot fork,
  * exit or execve meanwhile, so kernels with the change "cgroup: Optimize
  * single thread migration" skip that lock. Older kernels take it anyway,
@@ -2705,7 +2717,8 @@ static void apply_cgroup_limits(struct container *c)
  * cgroup v2 has no tasks file, and cgroup.threads moves threads only
  * within one threaded subtree, so there the whole process moves through
  * cgroup.procs and pays the wait. That is why fork_init() creates the
- * init inside its cgroup on cgroup v2, and this move is its fallback.
+ * init inside its cgroup on cgroup v2. This move is its fallback there,
+ * and it is how `crater exec` joins the cgroup.
  */
 static void join_cgroup(char leaves[][PATH_MAX], int nleaves)
 {
@@ -2725,9 +2738,11 @@ static void join_cgroup(char leaves[][PATH_MAX], int nleaves)
  * CLONE_INTO_CGROUP (Linux 5.7) creates it inside its cgroup, so it never
  * has to move (see join_cgroup). Its other arguments are fork()'s: no
  * shared memory, and SIGCHLD to the parent at the init's exit. Where
- * clone3 is missing (ENOSYS, which is also what seccomp filters of
- * container engines return) or predates CLONE_INTO_CGROUP (E2BIG), a
- * plain fork() follows and the init joins its cgroup itself.
+ * clone3 is missing (ENOSYS), predates CLONE_INTO_CGROUP (E2BIG) or is
+ * blocked by a seccomp filter (ENOSYS or EPERM, before any process
+ * exists), a plain fork() follows and the init joins its cgroup itself.
+ * Other errors end crater: a clone3 that failed after taking PID 1 of
+ * the new PID namespace leaves it closed to further forks.
  *
  * NOTE: clone3 has no libc wrapper, and the raw call skips libc's fork
  * bookkeeping: the child's libc still records the parent's thread ID,
@@ -2755,7 +2770,7 @@ static pid_t fork_init(struct container *c)
     trace(pid, "clone3(CLONE_INTO_CGROUP, \"%s\")", c->leaves[0]);
     if (pid > 0)
         return pid;
-    if (errno != ENOSYS && errno != E2BIG)
+    if (errno != ENOSYS && errno != E2BIG && errno != EPERM)
         die("clone3(CLONE_INTO_CGROUP, \"%s\")", c->leaves[0]);
     return check(fork(), "fork()");
 }
@@ -3034,24 +3049,31 @@ static const char *json_text(struct json *value);
 /*
  * Reads ROOT/ID/state.json into C. Returns -1 when there is none, and -2
  * when it is damaged (state_damage gives the reason). A state file is damaged
- * when it is not JSON or has no positive pid and starttime: a pid of 0
- * or -1 given to kill(2) would signal whole groups of processes.
+ * when it is not JSON or lacks a positive pid or starttime: a pid of 0 or
+ * -1 given to kill(2) would signal whole groups of processes.
  * CREATED, when given, receives the creation time.
  */
 static int read_state(const char *id, struct container *c,
                       unsigned long long *starttime, char *created,
                       size_t created_len)
 {
-    static char text[65536];
-    char path[PATH_MAX];
+    char path[PATH_MAX], *text;
     struct json *state, *item;
+    const char *problem;
     int k;
 
     memset(c, 0, sizeof *c);
     state_path(path, sizeof path, id, "state.json");
-    if (read_file(path, text, sizeof text) < 0)
+    text = read_text_file(path, &problem);
+    if (!text && !problem)
         return -1;
+    if (!text) {
+        format(state_damage, sizeof state_damage, "%s %s", path, problem);
+        return -2;
+    }
+    /* The strings of C point into the tree, which is kept: no free_json. */
     state = parse_json(text, path, state_damage, sizeof state_damage);
+    free(text);
     if (!state)
         return -2;
 
@@ -3061,7 +3083,7 @@ static int read_state(const char *id, struct container *c,
     *starttime = strtoull(json_text(json_member(state, "starttime")), NULL, 10);
     if (c->pid <= 0 || *starttime == 0) {
         format(state_damage, sizeof state_damage,
-               "%s: no positive \"pid\" and \"starttime\"", path);
+               "%s: \"pid\" or \"starttime\" is missing or not positive", path);
         return -2;
     }
     c->bundle = json_text(json_member(state, "bundle"));
@@ -3685,35 +3707,19 @@ static void load_config(struct container *c, const char *bundle)
     char path[PATH_MAX], error[512];
     struct json *config, *root_section, *annotations;
     const char *version, *root_path;
-    struct stat st;
+    const char *problem;
     char *text;
-    FILE *file;
-    long size;
-    int fd;
 
     step = "read config.json";
     if (!realpath(bundle, bundle_path))
         die("realpath(\"%s\") (the bundle)", bundle);
     c->bundle = bundle_path;
     format(path, sizeof path, "%s/config.json", bundle_path);
-    /* O_NONBLOCK: a FIFO named config.json must not block the open. */
-    fd = check(open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC), "open(\"%s\")",
-               path);
-    check(fstat(fd, &st), "fstat(\"%s\")", path);
-    if (!S_ISREG(st.st_mode))
-        fail("%s is not a regular file", path);
-    if (st.st_size > (1 << 24))
-        fail("%s is larger than 16 MiB", path);
-    file = fdopen(fd, "r");
-    if (!file)
-        die("fdopen(\"%s\")", path);
-    size = (long)st.st_size;
-    text = calloc(1, (size_t)size + 1);
-    if (!text || (long)fread(text, 1, (size_t)size, file) != size)
+    text = read_text_file(path, &problem);
+    if (!text && problem)
+        fail("%s %s", path, problem);
+    if (!text)
         die("read(\"%s\")", path);
-    fclose(file);
-    if (strlen(text) != (size_t)size)
-        fail("config.json contains a NUL byte");
 
     config = parse_json(text, "config.json", error, sizeof error);
     if (!config)
@@ -3846,7 +3852,7 @@ static int cmd_exec(int argc, char **argv)
         close(fds[k]);
     }
 
-    pid = check(fork(), "fork()");
+    pid = check(fork(), "fork() in the container");
     if (pid == 0) {
         check(prctl(PR_SET_PDEATHSIG, SIGKILL), "prctl(PR_SET_PDEATHSIG)");
         exec_command(&c);
@@ -3901,7 +3907,7 @@ static const struct hint {
     {EPERM, "open image",
      "the image file is immutable or append-only (lsattr shows it): "
      "chattr -i it, or run with --read-only"},
-    {EAGAIN, "fork",
+    {EAGAIN, "fork() in the container",
      "the container's cgroup reached its pids limit: raise --pids (or "
      "linux.resources.pids.limit)"},
     {ENOENT, "read config.json",
@@ -4053,10 +4059,11 @@ static void narrate(const char *fmt, ...)
  * Formatting: format() is crater's snprintf and print() its fprintf.
  * They know only what crater uses: %s, %c, %%, and %d, %u and %x with
  * l, ll or z, a width and the flags '-' (pad on the right) and '0'
- * (for numbers that are not negative).
- * musl's printf also formats floating point, and took 10 KiB of
- * crater's 130 KiB binary. The format attribute on each declaration
- * lets the compiler check the arguments as it does for printf.
+ * (for numbers that are not negative). An unknown conversion shows as %?
+ * and ends the text, since its argument cannot be skipped.
+ * musl's printf also formats floating point: it was 10 KiB of the 130 KiB
+ * that crater's binary weighed with it. The format attribute on each
+ * declaration lets the compiler check the arguments as it does for printf.
  */
 struct text {
     char *buf;
@@ -4092,7 +4099,8 @@ static int vformat(char *buf, size_t size, const char *fmt, va_list ap)
             append(&t, fmt, 1, 0, 0, ' ');
             continue;
         }
-        fmt++;
+        if (!*++fmt)
+            break; /* a '%' at the end */
         if (*fmt == '-') {
             left = 1;
             fmt++;
@@ -4109,6 +4117,8 @@ static int vformat(char *buf, size_t size, const char *fmt, va_list ap)
         switch (*fmt) {
         case 's':
             s = va_arg(ap, const char *);
+            if (!s)
+                s = "(null)";
             append(&t, s, strlen(s), width, left, ' ');
             continue;
         case 'c':
@@ -4130,9 +4140,13 @@ static int vformat(char *buf, size_t size, const char *fmt, va_list ap)
                 : longs == 1 ? va_arg(ap, unsigned long)
                              : va_arg(ap, unsigned int);
             break;
-        default: /* '%', and anything this formatter does not know */
+        case '%':
             append(&t, fmt, 1, 0, 0, ' ');
             continue;
+        default:
+            /* Unknown: its argument cannot be skipped, so stop, visibly. */
+            append(&t, "%?", 2, 0, 0, ' ');
+            goto end;
         }
         /* The digits, from the last one back. */
         do
@@ -4142,6 +4156,7 @@ static int vformat(char *buf, size_t size, const char *fmt, va_list ap)
             *--p = '-';
         append(&t, p, (size_t)(end - p), width, left, pad);
     }
+end:
     if (size > 0)
         buf[t.length < size ? t.length : size - 1] = '\0';
     return (int)t.length;
@@ -4248,6 +4263,53 @@ static int read_file(const char *path, char *buf, size_t len)
         return -1;
     buf[n] = '\0';
     return 0;
+}
+
+/*
+ * Reads the whole regular file PATH into a new NUL-terminated buffer.
+ * Returns NULL with errno set when a call fails, or with *PROBLEM naming
+ * what is wrong with the file; *PROBLEM is NULL otherwise. O_NONBLOCK
+ * keeps a FIFO from blocking the open.
+ */
+static char *read_text_file(const char *path, const char **problem)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC), saved;
+    struct stat st = {0};
+    char *text = NULL;
+    ssize_t n = -1;
+
+    *problem = NULL;
+    if (fd < 0)
+        return NULL;
+    if (fstat(fd, &st) < 0)
+        goto out;
+    if (!S_ISREG(st.st_mode)) {
+        *problem = "is not a regular file";
+        goto out;
+    }
+    if (st.st_size > (1 << 24)) {
+        *problem = "is larger than 16 MiB";
+        goto out;
+    }
+    text = malloc((size_t)st.st_size + 1);
+    if (text)
+        n = read(fd, text, (size_t)st.st_size);
+    if (n >= 0 && n != st.st_size)
+        *problem = "changed while it was read";
+    if (n == st.st_size) {
+        text[n] = '\0';
+        if (strlen(text) != (size_t)n)
+            *problem = "contains a NUL byte";
+    }
+out:
+    saved = errno;
+    close(fd);
+    if (n != st.st_size || *problem) {
+        free(text);
+        text = NULL;
+    }
+    errno = saved;
+    return text;
 }
 
 /* Creates PATH and its missing parents, as mkdir -p does. */

@@ -462,6 +462,27 @@ t_damaged_state() {
         "$(ls -d "$STATE/bad-pid" "$STATE/bad-json" 2>/dev/null)"
 }
 
+# A state.json over 64 KiB (annotations of 60 x 2 KiB) is read in full.
+t_large_state() {
+    make_bundle "$TMP/large" rootfs sh -c "$TRAP_TERM_SCRIPT" || return 1
+    value=$(printf '%2000s' '' | tr ' ' v)
+    entries=""
+    n=0
+    while [ $n -lt 60 ]; do
+        entries="$entries\"note$n\": \"$value\", "
+        n=$((n + 1))
+    done
+    config_edit "$TMP/large" \
+        "s|^{|{ \"annotations\": { ${entries%, } },|"
+    crater -q create --bundle "$TMP/large" large </dev/null >/dev/null 2>&1 ||
+        { fail "create failed"; return 1; }
+    size=$(wc -c <"$STATE/large/state.json")
+    [ "$size" -gt 65536 ] ||
+        { fail "state.json has only $size bytes"; return 1; }
+    expect_eq "status" created "$(state_field large status)" || return 1
+    crater delete --force large || { fail "delete --force failed"; return 1; }
+}
+
 t_help_after_command() {
     out=$(crater create --help)
     expect_eq "exit status" 0 $? || return 1
@@ -541,7 +562,7 @@ t_invalid_ids() {
         n=$((n + 1))
     done
     long=${long}a
-    # 249: one more than a file name holds after "crater-".
+    # 249: one more than fits in a file name after "crater-".
     just_over=$(printf '%249s' '' | tr ' ' a)
 
     for bad in .. a/b "" .x "$long" "$just_over"; do
@@ -1330,6 +1351,7 @@ run_lifecycle_tests() {
     run_test "start of dead container fails" t_start_dead
     run_test "damaged state.json is reported" t_damaged_state
     run_test "help after a command" t_help_after_command
+    run_test "large state.json is read" t_large_state
 
     run_test "ten creates of one ID" t_create_race
     run_test "invalid IDs are rejected" t_invalid_ids

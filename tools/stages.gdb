@@ -219,7 +219,7 @@ class StageReturn(gdb.FinishBreakpoint):
     def stop(self):
         session = self.session
         if self.stage.number <= 2 and not session.init_pid:
-            # Stage 1 or, with --no-cgroups, 2: the first in the init.
+            # Stage 1, or 2 where there is no stage 1: the first in the init.
             session.init_pid = gdb.selected_inferior().pid
         try:
             container = read_container(session.container)
