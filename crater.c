@@ -2744,6 +2744,9 @@ static void join_cgroup(char leaves[][PATH_MAX], int nleaves)
  * Other errors end crater: a clone3 that failed after taking PID 1 of
  * the new PID namespace leaves it closed to further forks.
  *
+ * NOTE: the fallback has not run on the kernels crater is tested on (6.1
+ * and 6.18), which all take CLONE_INTO_CGROUP.
+ *
  * NOTE: clone3 has no libc wrapper, and the raw call skips libc's fork
  * bookkeeping: the child's libc still records the parent's thread ID,
  * which raise() and pthread functions use. The init calls neither.
