@@ -909,7 +909,8 @@ static int parse_signal(const char *text)
     char *end;
     long number = strtol(text, &end, 10);
 
-    if (end != text && *end == '\0' && number > 0 && number < NSIG)
+    if (isdigit((unsigned char)text[0]) && *end == '\0' && number > 0 &&
+        number < NSIG)
         return (int)number;
     if (strncasecmp(name, "SIG", 3) == 0)
         name += 3;
@@ -1281,7 +1282,7 @@ static void create_container(struct container *c)
         step = "write pid file";
         format(number, sizeof number, "%d", (int)c->pid);
         if (write_file(c->pid_file, number) < 0)
-            die("write(\"%s\")", c->pid_file);
+            die("write_file(\"%s\")", c->pid_file);
     }
 
     /* create returns now: the init must not die with crater. */
@@ -3475,12 +3476,15 @@ static struct json *parse_json(const char *text, const char *file, char *error,
 
 static struct json *json_member(struct json *object, const char *name)
 {
+    struct json *found = NULL;
+
     if (!object || object->type != JSON_OBJECT)
         return NULL;
+    /* A name given twice: the last one counts, as in Go's encoding/json. */
     for (struct json *m = object->child; m; m = m->next)
         if (strcmp(m->key, name) == 0)
-            return m;
-    return NULL;
+            found = m;
+    return found;
 }
 
 static const char *json_text(struct json *value)
