@@ -130,7 +130,7 @@ struct container {
     gid_t groups[MAX_LIST];
     int ngroups;
     int init;           /* a small init as PID 1, --init */
-    int born_in_cgroup; /* the init was created inside its cgroup */
+    int born_in_cgroup; /* set when clone3 created the init in its cgroup */
     int terminal;       /* process.terminal */
 
     /* How to isolate it. */
@@ -237,7 +237,7 @@ static void write_state(struct container *c);
 static int read_state(const char *id, struct container *c,
                       unsigned long long *starttime, char *created,
                       size_t created_len);
-static char state_damage[320]; /* why read_state() last returned -2 */
+static char state_damage[320]; /* the reason read_state() returned -2 */
 static const char *container_status(struct container *c,
                                     unsigned long long starttime);
 static void remove_state_dir(const char *dir);
@@ -363,7 +363,7 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    /* `crater create --help` and the like: the one help text. */
+    /* `crater create --help` and the like print the one help text. */
     if (i + 1 < argc && (strcmp(argv[i + 1], "--help") == 0 ||
                          strcmp(argv[i + 1], "-h") == 0)) {
         usage(stdout);
@@ -605,7 +605,7 @@ struct run_options {
     const char *extra_env[MAX_LIST];
     int nextra_env;
     int image_options; /* how many only an image run takes */
-    int limits;        /* --pids, --memory and --cpus given */
+    int limits;        /* count of --pids, --memory and --cpus options */
 };
 
 /*
@@ -1023,7 +1023,7 @@ static int cmd_list(int argc, char **argv)
                     "json)",
                     format);
 
-    /* No state root yet means no containers; anything else is an error. */
+    /* A missing state root means no containers. Other errors fail. */
     dir = opendir(state_root);
     if (!dir && errno != ENOENT)
         die("opendir(\"%s\")", state_root);
@@ -1385,7 +1385,7 @@ static int wait_container(struct container *c)
 
 /*
  * Returns whether the loop device whose sysfs backing_file is PATH is
- * still bound to IMAGE; another container may have the device already.
+ * still bound to IMAGE. Another container may have the device already.
  */
 static int loop_bound_to(const char *path, const char *image)
 {
@@ -1804,8 +1804,8 @@ static void run_init(struct container *c)
 
 /*
  * Returns the ID of a running or created container under the state root
- * whose image is IMAGE, and its init's PID in *PID; NULL when there is
- * none. The new container's own directory has no state.json yet.
+ * whose image is IMAGE, and its init's PID in *PID, or NULL when there
+ * is none. The new container's own directory has no state.json yet.
  */
 static const char *find_image_user(const char *image, pid_t *pid)
 {
@@ -2765,7 +2765,7 @@ static pid_t fork_init(struct container *c)
                         "open(\"%s\", O_PATH)", c->leaves[0]);
     pid = syscall(SYS_clone3, &args, sizeof args);
     saved = errno;
-    close(args.cgroup); /* in both processes */
+    close(args.cgroup); /* closed in both processes */
     if (pid == 0) {
         c->born_in_cgroup = 1;
         return 0;
@@ -3075,7 +3075,7 @@ static int read_state(const char *id, struct container *c,
         format(state_damage, sizeof state_damage, "%s %s", path, problem);
         return -2;
     }
-    /* The strings of C point into the tree, which is kept: no free_json. */
+    /* The tree is kept, because the strings of C point into it. */
     state = parse_json(text, path, state_damage, sizeof state_damage);
     free(text);
     if (!state)
@@ -4275,7 +4275,7 @@ static int read_file(const char *path, char *buf, size_t len)
 /*
  * Reads the whole regular file PATH into a new NUL-terminated buffer.
  * Returns NULL with errno set when a call fails, or with *PROBLEM naming
- * what is wrong with the file; *PROBLEM is NULL otherwise. O_NONBLOCK
+ * what is wrong with the file. Otherwise *PROBLEM is NULL. O_NONBLOCK
  * keeps a FIFO from blocking the open.
  */
 static char *read_text_file(const char *path, const char **problem)

@@ -310,7 +310,7 @@ t_cgroup_memory_hog_killed() {
     expect_in "crater's report with --init" "OOM killer" "$out"
 }
 
-# On cgroup v2 clone3 creates the init inside its cgroup; on v1 the init
+# On cgroup v2 clone3 creates the init inside its cgroup. On v1 the init
 # moves itself, writing "0" into the tasks file of each hierarchy.
 t_cgroup_init_starts_inside() {
     crater -v run --image "$IMAGE" /bin/true 2>"$TMP/err" || return 1
